@@ -1,0 +1,5 @@
+"""Allows ``python -m pmh``."""
+
+from pmh.cli import main
+
+main()

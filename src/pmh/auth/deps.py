@@ -1,0 +1,44 @@
+"""FastAPI dependencies that turn a request into a ``Caller`` and enforce each route's roles.
+
+Every API route declares either ``requires(...)`` or ``public()``; a test walks ``app.routes``
+and fails on a route that declares neither.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pmh.auth import service
+from pmh.auth.schemas import Caller, Role
+from pmh.deps import SessionDep
+from pmh.errors import NotAuthenticated
+
+_bearer = HTTPBearer(auto_error=False, description="組織・ロールごとに発行したAPIキー（`pmh keys create`）")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def requires(*roles: Role) -> Any:
+    """Return a dependency that authenticates the bearer key and admits only the given roles."""
+
+    def caller_with_role(session: SessionDep, credentials: BearerDep) -> Caller:
+        if credentials is None or not credentials.credentials:
+            raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
+        caller = service.authenticate_api_key(session, credentials.credentials)
+        service.require_role(caller, roles)
+        return caller
+
+    caller_with_role.__pmh_roles__ = roles  # type: ignore[attr-defined]
+    return Depends(caller_with_role)
+
+
+def public() -> Any:
+    """Return a dependency that marks a route as open to anyone, without a key."""
+
+    def no_caller() -> None:
+        return None
+
+    no_caller.__pmh_public__ = True  # type: ignore[attr-defined]
+    return Depends(no_caller)

@@ -1,0 +1,133 @@
+"""Engine, session factory and declarative base, identical in behaviour on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar
+
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from pmh.settings import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware UTC timestamp on both backends (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids fall back to INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+int_pk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+timestamp = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow, nullable=False)]
+code_str = Annotated[str, mapped_column(String(32), nullable=False)]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table; constraint names follow one convention (Alembic batch mode)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
+
+
+class TimestampedBase(Base):
+    """Abstract base with an id and creation/update timestamps."""
+
+    __abstract__ = True
+
+    id: Mapped[int_pk]
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Switch on foreign keys and WAL, and make every transaction take the write lock up front.
+
+    ``BEGIN IMMEDIATE`` serialises writers so that read-then-write logic (audit chain, caps)
+    cannot interleave on the embedded database; pysqlite's own transaction handling is turned
+    off so that SAVEPOINTs behave as on PostgreSQL.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the per-backend settings pmh relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """Return the process-wide engine for the configured database."""
+    return make_engine(get_settings().effective_database_url)
+
+
+@lru_cache
+def get_sessionmaker() -> sessionmaker[Session]:
+    """Return the process-wide session factory."""
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def read_only() -> Iterator[Session]:
+    """Open one session for reading; nothing it does is committed."""
+    with get_sessionmaker()() as session:
+        yield session
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Open one session and one transaction: committed on success, rolled back on any error."""
+    with get_sessionmaker()() as session, session.begin():
+        yield session

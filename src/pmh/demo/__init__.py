@@ -1,0 +1,1 @@
+"""Demo data: a small, realistic set of organisations, staff and keys to try the hub with."""

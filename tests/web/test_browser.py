@@ -1,0 +1,101 @@
+"""Pages in a real headless Chromium (Debian's), driven by Playwright: sign-in with TOTP and keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pmh.auth.passwords import totp_code
+from tests.live import LiveHub, serve_demo
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    with serve_demo(tmp_path_factory.mktemp("browser") / "var") as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium がありません（{CHROMIUM}）。.ci/run が apt でインストールします。", pytrace=False)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+def _account(hub: LiveHub, login: str) -> dict[str, str]:
+    return next(a for a in hub.credentials()["staff"] if a["login"] == login)
+
+
+def test_staff_signs_in_with_totp_and_issues_a_key(hub: LiveHub, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    account = _account(hub, "demo-132012")
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{hub.base_url}/keys")
+    expect(page).to_have_url(f"{hub.base_url}/login?next=/keys")
+    page.get_by_label("ログインID").fill(account["login"])
+    page.get_by_label("パスワード").fill(account["password"])
+    page.get_by_label("確認コード（6桁）").fill(totp_code(account["totp_secret"], dt.datetime.now(dt.UTC)))
+    page.screenshot(path=str(ARTEFACTS / "login.png"), full_page=True)
+    page.get_by_role("button", name="ログイン").click()
+
+    expect(page.get_by_role("heading", name="APIキー")).to_be_visible()
+    expect(page.get_by_test_id("who")).to_contain_text("八王子市")
+    page.get_by_label("用途メモ").fill("夜間連携")
+    page.get_by_role("button", name="発行する").click()
+    issued = page.get_by_test_id("issued-key")
+    expect(issued).to_contain_text("pmh_")
+    expect(page.get_by_test_id("key-table")).to_contain_text("夜間連携")
+    page.screenshot(path=str(ARTEFACTS / "keys-issued.png"), full_page=True)
+
+    page.goto(f"{hub.base_url}/keys")
+    expect(page.get_by_test_id("issued-key")).to_have_count(0)
+    page.goto(f"{hub.base_url}/")
+    expect(page.get_by_test_id("start-heading")).to_have_text("自治体メニュー")
+    page.screenshot(path=str(ARTEFACTS / "start-municipality.png"), full_page=True)
+    page.get_by_role("button", name="ログアウト").click()
+    expect(page.get_by_role("link", name="職員ログイン")).to_be_visible()
+    page.close()
+
+
+def test_wrong_code_is_refused_with_a_japanese_message(hub: LiveHub, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    account = _account(hub, "demo-clinic")
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{hub.base_url}/login")
+    page.get_by_label("ログインID").fill(account["login"])
+    page.get_by_label("パスワード").fill(account["password"])
+    page.get_by_label("確認コード（6桁）").fill("000000")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("正しくありません")
+    page.screenshot(path=str(ARTEFACTS / "login-refused.png"), full_page=True)
+    page.close()
