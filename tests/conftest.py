@@ -23,6 +23,9 @@ from pmh.db import make_engine
 from pmh.deps import get_session
 from pmh.migrate import upgrade
 from pmh.settings import get_settings
+from tests.browser import browser
+
+__all__ = ["browser"]  # the headless-Chromium fixture, shared by every page test
 
 PG_ADMIN_URL = os.environ.get("PMH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")

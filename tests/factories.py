@@ -6,7 +6,11 @@ from sqlalchemy.orm import Session
 
 from pmh.auth import service
 from pmh.auth.models import Organisation
-from pmh.auth.schemas import Role
+from pmh.auth.schemas import Caller, Role
+from pmh.cards.service import import_insurance_text
+from pmh.codes.checkdigits import modulus10_weight21_check_digit, my_number_check_digit
+from pmh.registry import service as registry
+from pmh.registry.schemas import ProgramCreate, ProgramRead
 
 CLINIC_CODE = "1310112345"
 OTHER_CLINIC_CODE = "1310112378"
@@ -38,3 +42,49 @@ def api_key(session: Session, organisation: Organisation, role: Role) -> str:
 def bearer(key: str) -> dict[str, str]:
     """Return the Authorization header for a key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+HACHIOJI = "132012"
+TOKYO = "130001"
+KODOMO_PAYER = "88138243"  # 八王子市 乳幼児・義務教育就学児医療費助成 (domain.md)
+HITORIOYA_PAYER = "81136244"  # 八王子市 ひとり親家庭医療費助成 (domain.md)
+
+
+def municipality_caller(session: Session, code: str = HACHIOJI) -> Caller:
+    """Return a caller acting for a municipality (registered from the reference master)."""
+    organisation = municipality(session, code)
+    return Caller(organisation.id, organisation.code, organisation.name, "municipality", "municipality", "key:test")
+
+
+def program(
+    session: Session,
+    caller: Caller,
+    code: str = "kodomo",
+    payers: tuple[str, ...] = (KODOMO_PAYER,),
+    check_digit: bool | None = None,
+) -> ProgramRead:
+    """Register a program for the caller's municipality."""
+    return registry.add_program(
+        session, caller, ProgramCreate(program_code=code, payer_numbers=list(payers), recipient_check_digit=check_digit)
+    )
+
+
+def insurance(session: Session, my_number: str, name: str, kana: str, birth: str, sex: int = 1) -> None:
+    """Store one insurance record for the simulated eligibility service."""
+    header = (
+        "my_number,insurer_number,symbol,number,branch,name,name_kana,birth_date,sex,copay_rate,valid_from,valid_to"
+    )
+    row = f"{my_number},33120015,記号1,1234,01,{name},{kana},{birth},{sex},30,2020-04-01,"
+    import_insurance_text(session, f"{header}\n{row}\n")
+
+
+def my_number(seed: int) -> str:
+    """Return a valid My Number derived from a small integer."""
+    eleven = f"{seed:011d}"
+    return eleven + str(my_number_check_digit(eleven))
+
+
+def recipient(seed: int) -> str:
+    """Return a valid 7-digit recipient number derived from a small integer."""
+    six = f"{seed:06d}"
+    return six + str(modulus10_weight21_check_digit(six))

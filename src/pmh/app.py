@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 import pmh
 from pmh.audit import api as audit_api
@@ -22,6 +24,8 @@ from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.codes import api as codes_api
 from pmh.errors import PmhError
+from pmh.registry import api as registry_api
+from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
 from pmh.web.session import LoginRequired
 from pmh.web.templating import templates
@@ -59,6 +63,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "権限がありません"),
         (404, "見つかりません"),
         (409, "現在の状態と矛盾します"),
+        (413, "ファイルが大きすぎます"),
         (422, "入力内容に誤りがあります"),
     )
 }
@@ -114,7 +119,19 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     response = _problem(exc.status_code, f"http_{exc.status_code}", title, detail, [])
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Return every method any route serves at this path (Starlette lists only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and isinstance(route, APIRoute | Route):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _handle_validation_error(request: Request, exc: Exception) -> Response:
@@ -156,9 +173,9 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for area_api in (auth_api, audit_api, codes_api):
+    for area_api in (auth_api, audit_api, codes_api, registry_api):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for area_pages in (web_pages, auth_pages, audit_pages):
+    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)

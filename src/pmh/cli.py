@@ -8,8 +8,10 @@ import typer
 
 from pmh.audit.cli import app as audit_app
 from pmh.auth.cli import institutions_app, keys_app, staff_app
+from pmh.cards.cli import insurance_app
 from pmh.codes.cli import app as codes_app
 from pmh.demo.cli import app as demo_app
+from pmh.registry.cli import certificates_app, gaiji_app, programs_app
 
 app = typer.Typer(help="pmh — 医療費助成オンライン資格確認ハブ", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -19,6 +21,10 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
 app.add_typer(institutions_app, name="institutions")
 app.add_typer(staff_app, name="staff")
+app.add_typer(programs_app, name="programs")
+app.add_typer(certificates_app, name="certificates")
+app.add_typer(gaiji_app, name="gaiji")
+app.add_typer(insurance_app, name="insurance")
 app.add_typer(codes_app, name="codes")
 app.add_typer(audit_app, name="audit")
 

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -73,6 +73,11 @@ class TimestampedBase(Base):
     id: Mapped[int_pk]
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def table_of(model: type[Base]) -> Table:
+    """Return the Core table of a mapped class (typed, for bulk statements)."""
+    return cast(Table, model.__table__)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -2,6 +2,34 @@
 
 from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
+from pmh.cards.models import InsuranceRecord
 from pmh.db import Base
+from pmh.registry.models import (
+    Certificate,
+    CertificateVersion,
+    GaijiMapping,
+    LinkReview,
+    PayerNumber,
+    Program,
+    Upload,
+    UploadProblem,
+)
 
-__all__ = ["ApiKey", "AuditEntry", "AuditHead", "Base", "Organisation", "StaffSession", "StaffUser"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Certificate",
+    "CertificateVersion",
+    "GaijiMapping",
+    "InsuranceRecord",
+    "LinkReview",
+    "Organisation",
+    "PayerNumber",
+    "Program",
+    "StaffSession",
+    "StaffUser",
+    "Upload",
+    "UploadProblem",
+]

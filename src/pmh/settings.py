@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     cookie_secure: bool = False
+    max_upload_mb: int = 100
 
     @property
     def effective_database_url(self) -> str:

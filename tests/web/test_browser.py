@@ -3,48 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pmh.auth.passwords import totp_code
+from tests.browser import ARTEFACTS
 from tests.live import LiveHub, serve_demo
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     with serve_demo(tmp_path_factory.mktemp("browser") / "var") as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium がありません（{CHROMIUM}）。.ci/run が apt でインストールします。", pytrace=False)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
 
 
 def _account(hub: LiveHub, login: str) -> dict[str, str]:
@@ -55,7 +28,6 @@ def test_staff_signs_in_with_totp_and_issues_a_key(hub: LiveHub, browser: object
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
     account = _account(hub, "demo-132012")
     page = browser.new_page(locale="ja-JP")
     page.goto(f"{hub.base_url}/keys")

@@ -19,6 +19,7 @@ from pmh.demo.service import DemoCredentials
 from pmh.settings import get_settings
 
 app = typer.Typer(help="デモデータ", no_args_is_help=True)
+DEFAULT_RECIPIENTS = 200
 
 
 def credentials_path() -> Path:
@@ -26,12 +27,17 @@ def credentials_path() -> Path:
     return get_settings().data_dir / "demo-credentials.json"
 
 
-def seed_and_report() -> DemoCredentials | None:
+def seed_and_report(recipients: int = DEFAULT_RECIPIENTS) -> DemoCredentials | None:
     """Seed the demo unless it already exists; keep and print the credentials of a new seed."""
     with unit_of_work() as session:
         if service.is_seeded(session):
             return None
         credentials = service.seed_demo(session)
+        if recipients:
+            for code, result in service.seed_recipients(session, recipients).items():
+                credentials.imports.append(
+                    {"municipality": code, "accepted": result.accepted, "held_for_review": result.held_for_review}
+                )
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"staff": credentials.staff, "keys": credentials.keys}, ensure_ascii=False, indent=2))
@@ -47,17 +53,25 @@ def print_credentials(credentials: DemoCredentials) -> None:
     stdout.print("[bold]デモ用APIキー[/bold]")
     for key in credentials.keys:
         stdout.print(f"  {key['name']}（{key['role']}）: {key['key']}", highlight=False)
+    for result in credentials.imports:
+        stdout.print(
+            f"[bold]受給者証[/bold] {result['municipality']}: {result['accepted']} 件"
+            f"（うち紐づけ確認待ち {result['held_for_review']} 件）"
+        )
     stdout.print(f"この情報は {credentials_path()} にも保存しました。")
 
 
 @app.command("seed")
-def seed(as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False) -> None:
-    """デモ用の自治体・医療機関・職員アカウント・APIキーを作成します（作成済みなら何もしません）。"""
-    credentials = seed_and_report()
+def seed(
+    recipients: Annotated[int, typer.Option("--recipients", min=0, help="受給者証の件数")] = DEFAULT_RECIPIENTS,
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+) -> None:
+    """デモ用の自治体・制度・受給者証・医療機関・職員アカウント・APIキーを作成します（作成済みなら何もしません）。"""
+    credentials = seed_and_report(recipients)
     if credentials is None:
         fail(f"デモデータは作成済みです（{credentials_path()}）。", code=0)
     if as_json:
-        print_json({"staff": credentials.staff, "keys": credentials.keys})
+        print_json({"staff": credentials.staff, "keys": credentials.keys, "imports": credentials.imports})
     else:
         print_credentials(credentials)
 

@@ -1,0 +1,180 @@
+"""Benchmark: a large certificate file into PostgreSQL through the import engine, against COPY.
+
+Measures, in one run on a fresh database:
+- the engine: ``pmh certificates import FILE`` in a child process (validation, linking guard,
+  versions, audit — everything a municipality's upload does): rows/s and the child's peak RSS;
+- the ceiling: PostgreSQL ``COPY`` of the very rows the engine stored, into the same tables.
+
+    .venv/bin/python benchmarks/ingest.py --rows 1000000
+    .venv/bin/python benchmarks/ingest.py --rows 100000 --json
+
+Targets (issue 3): ≥ 20,000 rows/s, ≤ 300 MB peak RSS, ratio ≥ 0.25.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+MUNICIPALITY = "132012"  # 八王子市
+PROGRAMS = (("kodomo", "88138243"), ("hitorioya", "81136244"), ("shoman", "52136017"))
+ADMIN_URL = os.environ.get("PMH_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TABLES = ("certificates", "certificate_versions")
+
+
+def _fresh_database(name: str) -> str:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _pmh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pmh", *args], env=env, check=True, capture_output=True, text=True)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Return the process's peak resident set (VmHWM) so far, in MB."""
+    try:
+        for entry in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if entry.startswith("VmHWM:"):
+                return int(entry.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def _measured(env: dict[str, str], *args: str) -> tuple[str, float, float]:
+    """Run a pmh command; return its stdout, wall time and peak RSS (sampled from /proc)."""
+    # Output goes to files, not pipes, so a chatty child can never block while it is being sampled.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        with subprocess.Popen([sys.executable, "-m", "pmh", *args], env=env, stdout=out, stderr=err) as process:
+            peak = 0.0
+            while process.poll() is None:
+                peak = max(peak, _peak_rss_mb(process.pid))
+                time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"pmh {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}\n{stdout[:2000]}")
+    return stdout, seconds, peak
+
+
+def _copy_ceiling(url: str) -> tuple[int, float]:
+    """Dump what the engine stored, empty the tables, and time COPY of the same rows back in."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    dumps: dict[str, bytes] = {}
+    with psycopg.connect(dsn) as conn:
+        for table in TABLES:
+            buffer = io.BytesIO()
+            with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                for block in copy:
+                    buffer.write(block)
+            dumps[table] = buffer.getvalue()
+        conn.execute("TRUNCATE link_reviews, certificate_versions, certificates RESTART IDENTITY CASCADE")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.transaction():
+            for table in TABLES:
+                with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                    data = dumps[table]
+                    for offset in range(0, len(data), 1 << 20):
+                        copy.write(data[offset : offset + (1 << 20)])
+        elapsed = time.perf_counter() - started
+        rows = conn.execute("SELECT count(*) FROM certificates").fetchone()
+    return int(rows[0]) if rows else 0, elapsed
+
+
+def run(rows: int, keep: bool) -> dict[str, float | int]:
+    """Run the benchmark and return its figures."""
+    url = _fresh_database("pmh_bench_ingest")
+    workdir = Path(tempfile.mkdtemp(prefix="pmh-bench-"))
+    env = {**os.environ, "PMH_DATABASE_URL": url, "PMH_DATA_DIR": str(workdir / "var"), "PMH_LOG_LEVEL": "WARNING"}
+    env.setdefault("PMH_SECRET_KEY", "benchmark-secret")
+    _pmh(env, "db", "upgrade")
+    for program, payer in PROGRAMS:
+        _pmh(env, "programs", "add", "--municipality", MUNICIPALITY, "--program", program, "--payer-number", payer)
+    certificates = workdir / "certificates.csv"
+    insurance = workdir / "insurance.csv"
+    print(f"generating {rows:,} rows …", file=sys.stderr)
+    _pmh(
+        env,
+        "certificates",
+        "generate",
+        "--rows",
+        str(rows),
+        "--municipality",
+        MUNICIPALITY,
+        "--out",
+        str(certificates),
+        "--insurance-out",
+        str(insurance),
+        "--encoding",
+        "cp932",
+    )
+    print("importing insurance records …", file=sys.stderr)
+    _pmh(env, "insurance", "import", str(insurance))
+
+    print("importing certificates through the engine …", file=sys.stderr)
+    stdout, seconds, peak_mb = _measured(
+        env, "certificates", "import", str(certificates), "--municipality", MUNICIPALITY, "--json"
+    )
+    outcome = json.loads(stdout)
+    if outcome["status"] != "applied" or outcome["accepted"] != rows:
+        raise SystemExit(f"import did not apply every row: {stdout[:2000]}")
+
+    print("timing COPY of the same rows …", file=sys.stderr)
+    copied, copy_seconds = _copy_ceiling(url)
+    if not keep:
+        for path in (certificates, insurance):
+            path.unlink()
+    rows_per_s = rows / seconds
+    copy_rows_per_s = copied / copy_seconds
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows_per_s),
+        "peak_rss_mb": round(peak_mb, 1),
+        "held_for_review": outcome["held_for_review"],
+        "copy_rows_per_s": round(copy_rows_per_s),
+        "ratio": round(rows_per_s / copy_rows_per_s, 3),
+    }
+
+
+def main() -> None:
+    """Parse the arguments, run, print."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = parser.parse_args()
+    figures = run(args.rows, args.keep)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"engine : {figures['rows']:,} rows in {figures['seconds']} s = {figures['rows_per_s']:,} rows/s, "
+        f"peak RSS {figures['peak_rss_mb']} MB ({figures['held_for_review']:,} held for review)"
+    )
+    print(f"ceiling: COPY {figures['copy_rows_per_s']:,} rows/s")
+    print(f"ratio  : {figures['ratio']} (target ≥ 0.25); rows/s target ≥ 20,000; peak target ≤ 300 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,650 @@
+"""The one import engine behind every door (web page, ``POST /uploads``, ``POST /certificates/batch``,
+``pmh certificates import``).
+
+Semantics (interfaces.md §1): all or nothing unless ``allow_partial``; idempotent by content (an
+upload whose content was already *applied* for the municipality applies nothing and answers with
+the first result); uploads of one municipality never interleave; every problem names row, column,
+code and a Japanese message; the linking guard holds mismatches in the review queue.
+
+The rows are applied in chunks inside a savepoint while they stream in; problems are spooled aside.
+If any row was refused and partial application was not asked for, the savepoint is rolled back and
+only the upload's record and its problems are kept. A process killed mid-file never commits at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO, Literal
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from pmh.audit import service as audit
+from pmh.auth.schemas import Caller
+from pmh.bulk import allocate_ids, bulk_insert, in_values
+from pmh.cards import service as cards
+from pmh.db import table_of, utcnow
+from pmh.errors import FieldError, NotFound, PmhError
+from pmh.registry import service as registry
+from pmh.registry.guard import Verdict, check_link
+from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
+from pmh.registry.parsing import ProgramRule, UploadFileError, read_certificates
+from pmh.registry.rows import CertificateRow, RowProblem
+from pmh.registry.schemas import UploadProblemRead, UploadResult
+from pmh.settings import get_settings
+
+CHUNK_ROWS = 2000
+RESULT_ERRORS = 1000
+Source = Literal["file", "api", "cli", "web"]
+RowReader = Callable[[Mapping[str, ProgramRule], Mapping[str, str]], Iterator[CertificateRow | RowProblem]]
+Progress = Callable[[int], None]
+
+# Identity facts: left empty in a 変更 they keep their previous value (interfaces.md §1, docs/upload-format.md).
+IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
+UPLOAD_LOCK_NAMESPACE = 0x706D6875  # "pmhu": advisory-lock namespace of uploads (PostgreSQL)
+
+
+def file_reader(stream: BinaryIO) -> RowReader:
+    """Return the row reader of an upload file (interfaces.md §1) for :func:`run_import`."""
+    return lambda rules, gaiji: read_certificates(stream, rules, gaiji)
+
+
+class UploadTooLarge(PmhError):
+    """A file over the size limit of the web and HTTP doors."""
+
+    status_code = 413
+    code = "upload_too_large"
+    title = "ファイルが大きすぎます"
+
+
+def check_upload_size(size: int | None) -> None:
+    """Refuse a file over ``PMH_MAX_UPLOAD_MB`` before anything is read into the database."""
+    limit = get_settings().max_upload_mb
+    if size is not None and size > limit * 1024 * 1024:
+        message = (
+            f"ファイルが大きすぎます（{size / 1024 / 1024:,.0f} MB、上限 {limit} MB）。何も反映していません。"
+            "ファイルを分けるか、自動連携（POST /api/v1/certificates/batch）または"
+            " `pmh certificates import` をご利用ください。"
+        )
+        raise UploadTooLarge(message, [FieldError("file", "upload_too_large", message)])
+
+
+def content_digest(stream: IO[bytes]) -> str:
+    """Return the SHA-256 of a stream's bytes and rewind it."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def json_digest(payload: Any) -> str:
+    """Return the SHA-256 of a JSON document in canonical form (key order and spacing do not matter)."""
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class ProblemSpool:
+    """Problems of one upload, kept in memory up to a point and spooled to a temporary file beyond."""
+
+    in_memory_limit: int = 20_000
+    count: int = 0
+    rows: set[int] = field(default_factory=set)
+    _items: list[tuple[int | None, str, str, str, str]] = field(default_factory=list)
+    _file: IO[str] | None = None
+
+    def add(self, row: int | None, column: str, code: str, message: str, value: str = "") -> None:
+        """Record one problem."""
+        self.count += 1
+        if row is not None:
+            self.rows.add(row)
+        self._items.append((row, column, code, message, value))
+        if len(self._items) >= self.in_memory_limit:
+            self._spill()
+
+    def add_row_problem(self, problem: RowProblem) -> None:
+        """Record every error of a refused row, with the value as received."""
+        for error in problem.errors:
+            self.add(problem.row, error.field, error.code, error.message, _masked(error.field, problem.values))
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        for item in self._items:
+            self._file.write(json.dumps(item, ensure_ascii=False) + "\n")
+        self._items = []
+
+    def __iter__(self) -> Iterator[tuple[int | None, str, str, str, str]]:
+        if self._file is not None:
+            self._file.seek(0)
+            for line in self._file:
+                row, column, code, message, value = json.loads(line)
+                yield row, column, code, message, value
+        yield from self._items
+
+    def close(self) -> None:
+        """Delete the spool file."""
+        if self._file is not None:
+            self._file.close()
+
+
+_MY_NUMBER_COLUMNS = ("個人番号", "my_number", "myNumber")
+
+
+def _masked(column: str, values: Mapping[str, str]) -> str:
+    """Return the value as received for the report, never a My Number (only its last four digits)."""
+    value = values.get(column, "")
+    if column in _MY_NUMBER_COLUMNS and value:
+        return "*" * max(len(value) - 4, 0) + value[-4:]
+    return value
+
+
+@dataclass
+class _Context:
+    """What one import needs while it runs."""
+
+    session: Session
+    caller: Caller
+    upload: Upload
+    program_ids: dict[str, int]
+    spool: ProblemSpool
+    accepted: int = 0
+    held: int = 0
+    total: int = 0
+
+
+def _lock_municipality(session: Session, municipality_id: int) -> None:
+    """Serialise the uploads of one municipality (SQLite's write lock already serialises everything)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": UPLOAD_LOCK_NAMESPACE, "id": municipality_id}
+        )
+
+
+def _program_rules(session: Session, municipality_id: int) -> tuple[dict[str, ProgramRule], dict[str, int]]:
+    from pmh.reference import catalogue
+
+    rows = session.execute(
+        select(PayerNumber.payer_number, Program.id, Program.program_code, Program.recipient_check_digit)
+        .join(Program, Program.id == PayerNumber.program_id)
+        .where(Program.municipality_id == municipality_id)
+    ).all()
+    rules = {
+        payer: ProgramRule(program_code=code, national=catalogue.program(code).national, recipient_check_digit=check)
+        for payer, _, code, check in rows
+    }
+    return rules, {payer: program_id for payer, program_id, _, _ in rows}
+
+
+def run_import(
+    session: Session,
+    caller: Caller,
+    reader: RowReader,
+    *,
+    digest: str,
+    source: Source,
+    filename: str | None = None,
+    allow_partial: bool = False,
+    progress: Progress | None = None,
+) -> UploadResult:
+    """Validate and apply one upload for the caller's municipality; see the module docstring."""
+    municipality_id = caller.organisation_id
+    _lock_municipality(session, municipality_id)
+    first = session.scalar(
+        select(Upload)
+        .where(Upload.municipality_id == municipality_id, Upload.content_digest == digest, Upload.status == "applied")
+        .order_by(Upload.id)
+        .limit(1)
+    )
+    if first is not None:
+        return upload_result(session, caller, first.id, status="duplicate")
+
+    rules, program_ids = _program_rules(session, municipality_id)
+    upload = Upload(
+        municipality_id=municipality_id,
+        source=source,
+        filename=filename,
+        content_digest=digest,
+        allow_partial=allow_partial,
+        status="processing",
+        actor=caller.actor,
+    )
+    session.add(upload)
+    session.flush()
+    context = _Context(session, caller, upload, program_ids, ProblemSpool())
+    try:
+        _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
+        _store_problems(context)
+    finally:
+        context.spool.close()
+    audit.record(
+        session,
+        caller,
+        "certificates.import",
+        "upload",
+        str(upload.id),
+        {"status": upload.status, "accepted": upload.accepted, "held": upload.held_for_review, "source": source},
+    )
+    return upload_result(session, caller, upload.id)
+
+
+def _apply_all(
+    context: _Context, rows: Iterator[CertificateRow | RowProblem], allow_partial: bool, progress: Progress | None
+) -> None:
+    savepoint = context.session.begin_nested()
+    try:
+        for chunk in _chunks(rows, context):
+            # Once an all-or-nothing upload is doomed, the rest is only checked, not written.
+            _apply_chunk(context, chunk, write=allow_partial or context.spool.count == 0)
+            if progress:
+                progress(context.total)
+    except UploadFileError as exc:
+        for error in exc.errors:
+            context.spool.add(error.row, error.field, error.code, error.message)
+        context.spool.rows.add(0)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    refused = context.spool.count > 0 and (not allow_partial or 0 in context.spool.rows)
+    if refused:
+        savepoint.rollback()
+        context.accepted = context.held = 0
+    else:
+        savepoint.commit()
+    upload = context.upload
+    upload.status = "rejected" if refused else "applied"
+    upload.total_rows = context.total
+    upload.accepted = context.accepted
+    upload.held_for_review = context.held
+    upload.rejected = len(context.spool.rows - {0})
+    upload.error_count = context.spool.count
+
+
+def _chunks(rows: Iterator[CertificateRow | RowProblem], context: _Context) -> Iterator[list[CertificateRow]]:
+    chunk: list[CertificateRow] = []
+    for item in rows:
+        context.total += 1
+        if isinstance(item, RowProblem):
+            context.spool.add_row_problem(item)
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _store_problems(context: _Context) -> None:
+    batch: list[dict[str, Any]] = []
+    for row, column, code, message, value in context.spool:
+        batch.append(
+            {
+                "upload_id": context.upload.id,
+                "row": row,
+                "column": column,
+                "code": code,
+                "message": message,
+                "value": value,
+            }
+        )
+        if len(batch) >= 5000:
+            context.session.execute(insert(table_of(UploadProblem)), batch)
+            batch = []
+    if batch:
+        context.session.execute(insert(table_of(UploadProblem)), batch)
+
+
+# --- applying one chunk ---------------------------------------------------------------------------
+
+
+def _version_values(row: CertificateRow) -> dict[str, Any]:
+    """Return the stored columns of a version built from a row as given."""
+    return {
+        "name": row.name,
+        "name_kana": row.name_kana,
+        "birth_date": row.birth_date,
+        "sex": row.sex,
+        "valid_from": row.valid_from,
+        "valid_to": row.valid_to,
+        "monthly_cap": row.monthly_cap,
+        "inpatient_cap": row.inpatient_cap,
+        "copay_rate": row.copay_rate,
+        "income_category": row.income_category,
+        "cap_managed": row.cap_managed,
+        "diseases": ";".join(row.diseases),
+        "designated_institutions": ";".join(row.designated_institutions),
+        "guardian_name": row.guardian_name,
+        "certification_name": row.certification_name,
+        "address": row.address,
+        "not_disclosed": row.not_disclosed,
+        "always_reimbursement": row.always_reimbursement,
+        "additional_conditions": json.dumps(dict(row.additional_conditions), ensure_ascii=False),
+        "certificate_details": json.dumps(dict(row.certificate_details), ensure_ascii=False),
+    }
+
+
+_VERSION_COPY = (
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "valid_from",
+    "valid_to",
+    "monthly_cap",
+    "inpatient_cap",
+    "copay_rate",
+    "income_category",
+    "cap_managed",
+    "diseases",
+    "designated_institutions",
+    "guardian_name",
+    "certification_name",
+    "address",
+    "not_disclosed",
+    "always_reimbursement",
+    "additional_conditions",
+    "certificate_details",
+)
+
+
+@dataclass
+class _Existing:
+    certificate_id: int
+    person_digest: str
+    link_status: str
+    current_version: int
+    latest: dict[str, Any]
+
+
+_LATEST_COLUMNS = tuple(table_of(CertificateVersion).c[name] for name in (*_VERSION_COPY, "effective_from"))
+
+
+def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Existing]:
+    """Return the certificates (with their newest version) among the keys of one chunk.
+
+    Two IN lists on the composite unique index are much cheaper for PostgreSQL to plan than a
+    list of row values; the few extra combinations they admit are dropped here. Plain rows, not
+    ORM objects: building thousands of objects per chunk would dominate the import.
+    """
+    wanted = set(keys)
+    certificates = table_of(Certificate).c
+    versions = table_of(CertificateVersion)
+    rows = session.execute(
+        select(
+            certificates.payer_number,
+            certificates.recipient_number,
+            certificates.id,
+            certificates.person_digest,
+            certificates.link_status,
+            certificates.current_version,
+            *_LATEST_COLUMNS,
+        )
+        .join(
+            versions,
+            (versions.c.certificate_id == certificates.id) & (versions.c.version == certificates.current_version),
+        )
+        .where(
+            in_values(session, certificates.payer_number, {payer for payer, _ in wanted}),
+            in_values(session, certificates.recipient_number, {recipient for _, recipient in wanted}),
+        )
+    ).all()
+    found = {}
+    names = (*_VERSION_COPY, "effective_from")
+    for payer, recipient, certificate_id, digest, status, current, *latest in rows:
+        if (payer, recipient) in wanted:
+            found[(payer, recipient)] = _Existing(
+                certificate_id, digest, status, current, dict(zip(names, latest, strict=True))
+            )
+    return found
+
+
+@dataclass
+class _Planned:
+    """One accepted row's effect: a version to add, and for a new certificate, the certificate."""
+
+    row: CertificateRow
+    version: dict[str, Any]
+    verdict: Verdict | None
+    existing: _Existing | None
+    digest: str
+
+
+def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> None:
+    session = context.session
+    existing = _existing(session, [(r.payer_number, r.recipient_number) for r in rows])
+    planned: list[_Planned] = []
+    digest_of = cards.person_digester()
+    for row in rows:
+        current = existing.get((row.payer_number, row.recipient_number))
+        digest = digest_of(row.my_number) if row.my_number else None
+        step = _plan(context, row, current, digest)
+        if step is not None:
+            planned.append(step)
+    if not write:
+        return
+    to_check = [step for step in planned if step.existing is None or _identity_changed(step, step.existing)]
+    records = cards.identities_by_digest(session, (step.digest for step in to_check))
+    for step in to_check:
+        version = step.version
+        step.verdict = check_link(
+            version["name"], version["name_kana"], version["birth_date"], records.get(step.digest)
+        )
+    _write(context, planned)
+
+
+def _plan(context: _Context, row: CertificateRow, current: _Existing | None, digest: str | None) -> _Planned | None:
+    operation = row.op if row.op != "upsert" else ("change" if current else "add")
+    if operation == "add":
+        if current is not None:
+            context.spool.add(
+                row.row,
+                "公費受給者番号",
+                "already_registered",
+                "この公費負担者番号・公費受給者番号の受給者証は既に登録されています（内容の変更は処理区分2）。",
+                row.recipient_number,
+            )
+            return None
+        assert digest is not None  # the parser requires 個人番号 for 新規
+        version = _version_values(row) | {"operation": "add", "effective_from": row.valid_from}
+        return _Planned(row, version, None, None, digest)
+    if current is None:
+        context.spool.add(
+            row.row,
+            "公費受給者番号",
+            "unknown_certificate",
+            "この公費負担者番号・公費受給者番号の受給者証は登録されていません（新規は処理区分1）。",
+            row.recipient_number,
+        )
+        return None
+    if operation == "end":
+        if row.valid_to is not None and row.valid_to < current.latest["valid_from"]:
+            context.spool.add(
+                row.row,
+                "有効終了日",
+                "end_before_start",
+                f"有効終了日が登録済みの有効開始日（{current.latest['valid_from']}）より前です。",
+                str(row.valid_to),
+            )
+            return None
+        version = dict(current.latest) | {"operation": "end", "valid_to": row.valid_to}
+        return _Planned(row, version, None, current, current.person_digest)
+    version = _version_values(row) | {"operation": "change", "effective_from": row.valid_from}
+    for column in IDENTITY_FIELDS:
+        if column not in row.present:
+            version[column] = current.latest[column]
+    return _Planned(row, version, None, current, digest or current.person_digest)
+
+
+def _identity_changed(step: _Planned, current: _Existing) -> bool:
+    if step.digest != current.person_digest:
+        return True
+    return any(step.version[c] != current.latest[c] for c in ("name", "name_kana", "birth_date"))
+
+
+def _write(context: _Context, planned: list[_Planned]) -> None:
+    if not planned:
+        return
+    session, upload = context.session, context.upload
+    now = utcnow()
+    new = [p for p in planned if p.existing is None]
+    if new:
+        certificates = [
+            {
+                "municipality_id": upload.municipality_id,
+                "program_id": context.program_ids[p.row.payer_number],
+                "payer_number": p.row.payer_number,
+                "recipient_number": p.row.recipient_number,
+                "person_digest": p.digest,
+                "link_status": "linked" if p.verdict and p.verdict.linked else "held",
+                "current_version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in new
+        ]
+        table = table_of(Certificate)
+        ids = allocate_ids(session, table, len(new))
+        if ids is None:
+            ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), certificates))
+        else:
+            bulk_insert(session, table, [row | {"id": id_} for row, id_ in zip(certificates, ids, strict=True)])
+        for step, certificate_id in zip(new, ids, strict=True):
+            step.version |= {"certificate_id": certificate_id, "version": 1}
+    changed = [p for p in planned if p.existing is not None]
+    if changed:
+        updates = []
+        for step in changed:
+            assert step.existing is not None
+            status = step.existing.link_status
+            if step.verdict is not None:
+                status = "linked" if step.verdict.linked else "held"
+            version = step.existing.current_version + 1
+            step.version |= {"certificate_id": step.existing.certificate_id, "version": version}
+            updates.append(
+                {
+                    "key": step.existing.certificate_id,
+                    "current_version": version,
+                    "link_status": status,
+                    "person_digest": step.digest,
+                    "updated_at": now,
+                }
+            )
+        table = table_of(Certificate)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("key"))
+            .values(
+                current_version=bindparam("current_version"),
+                link_status=bindparam("link_status"),
+                person_digest=bindparam("person_digest"),
+                updated_at=bindparam("updated_at"),
+            ),
+            updates,
+        )
+        _close_reviews_fixed_by_correction(context, [s for s in changed if s.verdict and s.verdict.linked])
+    # Core or COPY, not ORM bulk inserts: the ORM splits rows by which columns are NULL and would
+    # send thousands of small statements.
+    bulk_insert(
+        session,
+        table_of(CertificateVersion),
+        [step.version | {"upload_id": upload.id, "recorded_at": now} for step in planned],
+    )
+    held = [step for step in planned if step.verdict is not None and not step.verdict.linked]
+    if held:
+        session.execute(
+            insert(table_of(LinkReview)),
+            [
+                {
+                    "municipality_id": upload.municipality_id,
+                    "certificate_id": step.version["certificate_id"],
+                    "version": step.version["version"],
+                    "upload_id": upload.id,
+                    "reason_codes": ",".join(step.verdict.codes),
+                    "reasons": "\n".join(step.verdict.reasons),
+                    "status": "open",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for step in held
+                if step.verdict is not None
+            ],
+        )
+    context.accepted += len(planned)
+    context.held += sum(1 for step in planned if _is_held(step))
+
+
+def _is_held(step: _Planned) -> bool:
+    if step.verdict is not None:
+        return not step.verdict.linked
+    return step.existing is not None and step.existing.link_status != "linked"
+
+
+def _close_reviews_fixed_by_correction(context: _Context, corrected: Iterable[_Planned]) -> None:
+    """Close open reviews of certificates whose corrected identity now matches the insurance record."""
+    ids = [
+        step.version["certificate_id"] for step in corrected if step.existing and step.existing.link_status != "linked"
+    ]
+    if not ids:
+        return
+    context.session.execute(
+        update(LinkReview)
+        .where(LinkReview.certificate_id.in_(ids), LinkReview.status == "open")
+        .values(
+            status="linked",
+            resolved_by=f"upload:{context.upload.id}",
+            resolved_at=utcnow(),
+            resolution_note="訂正データにより保険資格と一致しました。",
+        )
+    )
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def upload_result(
+    session: Session, caller: Caller, upload_id: int, status: str | None = None, audit_read: bool = False
+) -> UploadResult:
+    """Return an upload's result (with its first problems) for the caller's own municipality.
+
+    Problems carry values as received (names, dates), so a read outside the import is audited.
+    """
+    upload = session.scalar(
+        select(Upload).where(Upload.id == upload_id, Upload.municipality_id == caller.organisation_id)
+    )
+    if upload is None:
+        raise NotFound("該当するアップロードはありません。")
+    problems = session.scalars(
+        select(UploadProblem)
+        .where(UploadProblem.upload_id == upload.id)
+        .order_by(UploadProblem.id)
+        .limit(RESULT_ERRORS)
+    ).all()
+    return UploadResult(
+        id=upload.id,
+        status=status or upload.status,
+        accepted=upload.accepted,
+        rejected=upload.rejected,
+        held_for_review=upload.held_for_review,
+        total_rows=upload.total_rows,
+        error_count=upload.error_count,
+        errors=[UploadProblemRead.model_validate(p, from_attributes=True) for p in problems],
+        errors_truncated=upload.error_count > len(problems),
+    )
+
+
+def upload_problems(session: Session, caller: Caller, upload_id: int) -> Iterator[UploadProblem]:
+    """Stream every problem of one of the caller's uploads, in order."""
+    upload_result(session, caller, upload_id)  # scope check
+    audit.record(session, caller, "upload.errors.read", "upload", str(upload_id))
+    yield from session.scalars(
+        select(UploadProblem)
+        .where(UploadProblem.upload_id == upload_id)
+        .order_by(UploadProblem.id)
+        .execution_options(yield_per=5000)
+    )

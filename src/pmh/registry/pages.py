@@ -1,0 +1,132 @@
+"""Pages for municipal staff: upload a certificate file, read the result, work the review queue,
+look a certificate up as of a date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from pmh.codes.wareki import DateFormatError, parse_date
+from pmh.deps import SessionDep
+from pmh.errors import NotPermitted, PmhError
+from pmh.registry import importer, service
+from pmh.registry.reports import error_report_csv
+from pmh.web.session import StaffContext, StaffDep, check_csrf
+from pmh.web.templating import add_menu_item, templates
+
+router = APIRouter(include_in_schema=False, prefix="/registry")
+
+add_menu_item(
+    "municipality", "受給者証データの登録", "/registry/upload", "CSVファイルで受給者証データを登録します（手動連携）。"
+)
+add_menu_item(
+    "municipality",
+    "紐づけ確認",
+    "/registry/link-reviews",
+    "氏名・生年月日が保険資格と一致しなかったデータを確認します。",
+)
+add_menu_item(
+    "municipality", "受給者証の照会", "/registry/certificates", "受給者証を時点指定で照会し、履歴を確認します。"
+)
+
+
+def _municipal(staff: StaffContext) -> StaffContext:
+    if staff.caller.role != "municipality":
+        raise NotPermitted("このページは自治体の職員のみが使えます。")
+    return staff
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_form(request: Request, staff: StaffDep) -> Response:
+    """Show the upload form."""
+    return templates.TemplateResponse(request, "registry/upload.html", {"staff": _municipal(staff)})
+
+
+@router.post("/upload", response_class=HTMLResponse)
+def upload(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    file: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form()] = "",
+    allow_partial: Annotated[bool, Form()] = False,
+) -> Response:
+    """Import the chosen file and show the result with its problems."""
+    check_csrf(_municipal(staff), csrf_token)
+    importer.check_upload_size(file.size)
+    result = importer.run_import(
+        session,
+        staff.caller,
+        importer.file_reader(file.file),
+        digest=importer.content_digest(file.file),
+        source="web",
+        filename=file.filename,
+        allow_partial=allow_partial,
+    )
+    context = {"staff": staff, "result": result, "filename": file.filename}
+    return templates.TemplateResponse(request, "registry/upload_result.html", context)
+
+
+@router.get("/uploads/{upload_id}/errors.csv")
+def error_report(upload_id: int, session: SessionDep, staff: StaffDep) -> Response:
+    """Download every problem of an upload as CSV."""
+    problems = list(importer.upload_problems(session, _municipal(staff).caller, upload_id))
+    headers = {"Content-Disposition": f'attachment; filename="upload-{upload_id}-errors.csv"'}
+    return StreamingResponse(error_report_csv(problems), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/link-reviews", response_class=HTMLResponse)
+def link_reviews(request: Request, session: SessionDep, staff: StaffDep, status: str = "open") -> Response:
+    """List held certificates beside their insurance records, with link / reject buttons."""
+    wanted = status if status in ("open", "linked", "rejected") else None
+    reviews = service.list_link_reviews(session, _municipal(staff).caller, wanted)
+    context = {"staff": staff, "reviews": reviews, "status": status}
+    return templates.TemplateResponse(request, "registry/link_reviews.html", context)
+
+
+@router.post("/link-reviews/{review_id}/resolve", response_class=HTMLResponse)
+def resolve(
+    request: Request,
+    review_id: int,
+    session: SessionDep,
+    staff: StaffDep,
+    decision: Annotated[str, Form(pattern="^(link|reject)$")],
+    csrf_token: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Record the decision and return the updated row (htmx swaps it in place)."""
+    check_csrf(_municipal(staff), csrf_token)
+    service.resolve_link_review(session, staff.caller, review_id, decision, note or None)
+    label = "同一人物として紐づけました" if decision == "link" else "紐づけを却下しました"
+    context = {"staff": staff, "review_id": review_id, "label": label}
+    return templates.TemplateResponse(request, "registry/review_done.html", context)
+
+
+@router.get("/certificates", response_class=HTMLResponse)
+def certificate_lookup(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    payer_number: str = "",
+    recipient_number: str = "",
+    as_of: str = "",
+) -> Response:
+    """Look a certificate up as of a date (西暦 or 和暦) and show its history."""
+    context: dict[str, object] = {
+        "staff": _municipal(staff),
+        "payer_number": payer_number,
+        "recipient_number": recipient_number,
+        "as_of": as_of,
+    }
+    if payer_number and recipient_number:
+        try:
+            on = parse_date(as_of) if as_of else dt.date.today()
+            context["certificate"] = service.certificate_as_of(
+                session, staff.caller, payer_number.strip(), recipient_number.strip(), on
+            )
+        except (DateFormatError, PmhError) as exc:
+            context["error"] = str(exc)
+    return templates.TemplateResponse(request, "registry/certificate.html", context)

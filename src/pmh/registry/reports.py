@@ -1,0 +1,28 @@
+"""The downloadable error report of an upload (CSV, UTF-8 with BOM so that Excel opens it as is)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+from pmh.registry.models import UploadProblem
+
+ERROR_REPORT_COLUMNS = ("行", "列", "コード", "内容", "受信した値")
+
+
+def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
+    """Yield the report in chunks: one line per problem, rows counted from the first data row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(ERROR_REPORT_COLUMNS)
+    for problem in problems:
+        writer.writerow(
+            ["" if problem.row is None else problem.row, problem.column, problem.code, problem.message, problem.value]
+        )
+        if buffer.tell() > 1 << 16:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

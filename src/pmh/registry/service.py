@@ -1,0 +1,367 @@
+"""The registry's logic: programs, 外字 tables, certificates as of a date, and the review queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from pmh.audit import service as audit
+from pmh.auth.models import Organisation
+from pmh.auth.schemas import Caller
+from pmh.cards import service as cards
+from pmh.codes.checkdigits import check_number
+from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
+from pmh.reference import catalogue
+from pmh.registry.models import Certificate, CertificateVersion, GaijiMapping, LinkReview, PayerNumber, Program
+from pmh.registry.schemas import (
+    CertificateRead,
+    CertificateVersionRead,
+    GaijiEntry,
+    IdentityView,
+    LinkReviewRead,
+    ProgramCreate,
+    ProgramRead,
+)
+
+
+def _municipality_of(session: Session, caller: Caller) -> Organisation:
+    organisation = session.get_one(Organisation, caller.organisation_id)
+    if organisation.kind != "municipality":
+        raise NotPermitted("この操作は自治体のみが行えます。")
+    return organisation
+
+
+def add_program(session: Session, caller: Caller, data: ProgramCreate) -> ProgramRead:
+    """Register a program (or more payer numbers of it) for the caller's municipality.
+
+    Refused when the implementing-body rule forbids it, when a payer number is invalid, of another
+    prefecture, of another program's 法別番号 (national programs) or already registered.
+    """
+    municipality = _municipality_of(session, caller)
+    try:
+        entry = catalogue.program(data.program_code)
+    except KeyError as exc:
+        raise InvalidInput(
+            f"制度コード {data.program_code} はありません。",
+            [FieldError("program_code", "unknown_program", f"制度コード {data.program_code} はカタログにありません。")],
+        ) from exc
+    refusal = catalogue.implementing_body_refusal(entry, catalogue.municipality(municipality.code))
+    if refusal:
+        raise InvalidInput(refusal, [FieldError("program_code", "implementing_body", refusal)])
+    check_digit = True if data.recipient_check_digit is None else data.recipient_check_digit
+    if entry.national and not check_digit:
+        message = f"{entry.name}は国の制度のため、受給者番号の検証番号を省略できません。"
+        raise InvalidInput(message, [FieldError("recipient_check_digit", "national_needs_check_digit", message)])
+    payers, warnings = _checked_payer_numbers(session, data.payer_numbers, entry, municipality)
+
+    program = session.scalar(
+        select(Program).where(Program.municipality_id == municipality.id, Program.program_code == entry.code)
+    )
+    if program is None:
+        program = Program(
+            municipality_id=municipality.id,
+            program_code=entry.code,
+            start_date=data.start_date or dt.date.today(),
+            planned_recipients=data.planned_recipients,
+            recipient_check_digit=check_digit,
+        )
+        session.add(program)
+        session.flush()
+    session.add_all(PayerNumber(payer_number=p, program_id=program.id) for p in payers)
+    session.flush()
+    return _program_read(session, program, warnings)
+
+
+def _checked_payer_numbers(
+    session: Session, numbers: Sequence[str], entry: catalogue.Program, municipality: Organisation
+) -> tuple[list[str], list[str]]:
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    checked: list[str] = []
+    for number in numbers:
+        result = check_number(number, "payer")
+        if not result.valid:
+            errors.append(FieldError("payer_numbers", "invalid_payer_number", f"{number}: {result.reason}"))
+            continue
+        payer, houbetsu, prefecture = result.value, result.value[:2], result.value[2:4]
+        if prefecture != municipality.prefecture_code:
+            errors.append(
+                FieldError(
+                    "payer_numbers",
+                    "other_prefecture",
+                    f"{payer}: 都道府県番号 {prefecture} が{municipality.name}の都道府県番号"
+                    f" {municipality.prefecture_code} と一致しません。",
+                )
+            )
+        elif not catalogue.houbetsu_fits(entry, houbetsu):
+            message = (
+                f"{payer}: 法別番号 {houbetsu} は{entry.name}の法別番号（{'・'.join(entry.houbetsu)}）ではありません。"
+            )
+            if entry.local:
+                warnings.append(message + "地単のため登録しました。番号をご確認ください。")
+            else:
+                errors.append(FieldError("payer_numbers", "houbetsu_mismatch", message))
+        if session.scalar(select(PayerNumber.id).where(PayerNumber.payer_number == payer)) is not None:
+            raise Conflict(f"公費負担者番号 {payer} は既に登録されています。")
+        if payer in checked:
+            errors.append(FieldError("payer_numbers", "duplicate", f"{payer}: 同じ番号が2回指定されています。"))
+        checked.append(payer)
+    if errors:
+        raise InvalidInput("公費負担者番号に誤りがあります。", errors)
+    return checked, warnings
+
+
+def _program_read(session: Session, program: Program, warnings: list[str] | None = None) -> ProgramRead:
+    payers = session.scalars(
+        select(PayerNumber.payer_number).where(PayerNumber.program_id == program.id).order_by(PayerNumber.payer_number)
+    ).all()
+    return ProgramRead(
+        id=program.id,
+        program_code=program.program_code,
+        program_name=catalogue.program(program.program_code).name,
+        payer_numbers=list(payers),
+        start_date=program.start_date,
+        planned_recipients=program.planned_recipients,
+        recipient_check_digit=program.recipient_check_digit,
+        warnings=warnings or [],
+    )
+
+
+def payer_numbers_of(session: Session, municipality_code: str) -> list[tuple[str, str]]:
+    """Return (payer number, program code) of every program a municipality registered."""
+    rows = session.execute(
+        select(PayerNumber.payer_number, Program.program_code)
+        .join(Program, Program.id == PayerNumber.program_id)
+        .join(Organisation, Organisation.id == Program.municipality_id)
+        .where(Organisation.code == municipality_code)
+        .order_by(PayerNumber.payer_number)
+    ).all()
+    return [(payer, code) for payer, code in rows]
+
+
+def list_programs(session: Session, caller: Caller) -> list[ProgramRead]:
+    """Return the caller's municipality's programs."""
+    programs = session.scalars(
+        select(Program).where(Program.municipality_id == caller.organisation_id).order_by(Program.program_code)
+    )
+    return [_program_read(session, p) for p in programs]
+
+
+# --- 外字対応表 -----------------------------------------------------------------------------------
+
+_CODE_POINT = re.compile(r"^[Uu]\+([0-9A-Fa-f]{4,6})$")
+
+
+def _character(text: str) -> str:
+    match = _CODE_POINT.match(text.strip())
+    if match:
+        return chr(int(match.group(1), 16))
+    if len(text) != 1:
+        raise InvalidInput(f"外字は1文字か U+XXXX で指定してください（{text!r}）。")
+    return text
+
+
+def replace_gaiji_table(session: Session, caller: Caller, entries: Sequence[GaijiEntry]) -> int:
+    """Replace the municipality's 外字対応表; returns how many entries it now has."""
+    municipality = _municipality_of(session, caller)
+    table = {_character(e.character): e.replacement for e in entries}
+    session.execute(delete(GaijiMapping).where(GaijiMapping.municipality_id == municipality.id))
+    session.add_all(
+        GaijiMapping(municipality_id=municipality.id, character=c, replacement=r) for c, r in sorted(table.items())
+    )
+    session.flush()
+    return len(table)
+
+
+def gaiji_table(session: Session, municipality_id: int) -> dict[str, str]:
+    """Return a municipality's 外字対応表 as character → replacement."""
+    rows = session.execute(
+        select(GaijiMapping.character, GaijiMapping.replacement).where(GaijiMapping.municipality_id == municipality_id)
+    )
+    return {character: replacement for character, replacement in rows}
+
+
+# --- certificates as of a date --------------------------------------------------------------------
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in text.split(";") if part]
+
+
+def version_read(version: CertificateVersion) -> CertificateVersionRead:
+    """Return the API shape of one stored version."""
+    return CertificateVersionRead(
+        version=version.version,
+        operation=version.operation,
+        effective_from=version.effective_from,
+        recorded_at=version.recorded_at,
+        name=version.name,
+        name_kana=version.name_kana,
+        birth_date=version.birth_date,
+        sex=version.sex,
+        valid_from=version.valid_from,
+        valid_to=version.valid_to,
+        monthly_cap=version.monthly_cap,
+        inpatient_cap=version.inpatient_cap,
+        copay_rate=version.copay_rate,
+        income_category=version.income_category,
+        cap_managed=version.cap_managed,
+        diseases=_split(version.diseases),
+        designated_institutions=_split(version.designated_institutions),
+        guardian_name=version.guardian_name,
+        certification_name=version.certification_name,
+        address=version.address,
+        not_disclosed=version.not_disclosed,
+        always_reimbursement=version.always_reimbursement,
+        additional_conditions=json.loads(version.additional_conditions or "{}"),
+        certificate_details=json.loads(version.certificate_details or "{}"),
+    )
+
+
+def version_in_force(versions: Sequence[CertificateVersion], as_of: dt.date) -> CertificateVersion:
+    """Return the version in force on a date: the latest ``effective_from`` not after it (ties: newest).
+
+    Before the first version takes effect, the first version answers (its status is then
+    not_yet_valid). An end date (終了) belongs to the certificate as a whole: it is applied to
+    whichever version is in force.
+    """
+    ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
+    in_force = ordered[0]
+    for version in ordered:
+        if version.effective_from <= as_of:
+            in_force = version
+    return in_force
+
+
+def end_date(versions: Sequence[CertificateVersion]) -> dt.date | None:
+    """Return the end date set by the newest version that carries one."""
+    newest = max(versions, key=lambda v: v.version)
+    return newest.valid_to
+
+
+def validity_status(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> str:
+    """Return valid, expired or not_yet_valid for a date."""
+    if on < valid_from:
+        return "not_yet_valid"
+    if valid_to is not None and on > valid_to:
+        return "expired"
+    return "valid"
+
+
+def certificate_as_of(
+    session: Session, caller: Caller, payer_number: str, recipient_number: str, as_of: dt.date
+) -> CertificateRead:
+    """Return one of the caller's municipality's certificates as of a date, with its history (audited)."""
+    certificate = session.scalar(
+        select(Certificate).where(
+            Certificate.payer_number == payer_number,
+            Certificate.recipient_number == recipient_number,
+            Certificate.municipality_id == caller.organisation_id,
+        )
+    )
+    if certificate is None:
+        raise NotFound("該当する受給者証は登録されていません。")
+    versions = list(
+        session.scalars(
+            select(CertificateVersion)
+            .where(CertificateVersion.certificate_id == certificate.id)
+            .order_by(CertificateVersion.version)
+        )
+    )
+    in_force = version_read(version_in_force(versions, as_of))
+    in_force.valid_to = end_date(versions)
+    program = session.get_one(Program, certificate.program_id)
+    audit.record(session, caller, "certificate.read", "certificate", str(certificate.id), {"as_of": as_of})
+    return CertificateRead(
+        payer_number=certificate.payer_number,
+        recipient_number=certificate.recipient_number,
+        program_code=program.program_code,
+        link_status=certificate.link_status,
+        as_of=as_of,
+        status=validity_status(in_force.valid_from, in_force.valid_to, as_of),
+        in_force=in_force,
+        history=[version_read(v) for v in versions],
+    )
+
+
+# --- the review queue -----------------------------------------------------------------------------
+
+
+def list_link_reviews(
+    session: Session, caller: Caller, status: str | None = "open", limit: int = 200
+) -> list[LinkReviewRead]:
+    """Return the municipality's held certificates with the facts to compare (audited)."""
+    stmt = (
+        select(LinkReview, Certificate, CertificateVersion)
+        .join(Certificate, Certificate.id == LinkReview.certificate_id)
+        .join(
+            CertificateVersion,
+            (CertificateVersion.certificate_id == LinkReview.certificate_id)
+            & (CertificateVersion.version == LinkReview.version),
+        )
+        .where(LinkReview.municipality_id == caller.organisation_id)
+        .order_by(LinkReview.id)
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(LinkReview.status == status)
+    rows = session.execute(stmt).all()
+    records = cards.records_by_digest(session, {certificate.person_digest for _, certificate, _ in rows})
+    reviews = []
+    for review, certificate, version in rows:
+        record = records.get(certificate.person_digest)
+        reviews.append(
+            LinkReviewRead(
+                id=review.id,
+                payer_number=certificate.payer_number,
+                recipient_number=certificate.recipient_number,
+                version=review.version,
+                reason_codes=review.reason_codes.split(","),
+                reasons=review.reasons.split("\n"),
+                status=review.status,
+                certificate=IdentityView(name=version.name, name_kana=version.name_kana, birth_date=version.birth_date),
+                insurance_record=IdentityView(
+                    name=record.name, name_kana=record.name_kana, birth_date=record.birth_date
+                )
+                if record
+                else None,
+                created_at=review.created_at,
+                resolved_by=review.resolved_by,
+                resolved_at=review.resolved_at,
+                resolution_note=review.resolution_note,
+            )
+        )
+    if reviews:
+        audit.record(session, caller, "link_review.list", "link_review", [str(r.id) for r in reviews][:20])
+    return reviews
+
+
+def resolve_link_review(session: Session, caller: Caller, review_id: int, decision: str, note: str | None) -> None:
+    """Link (same person, notation differs) or reject a held certificate; audited."""
+    review = session.scalar(
+        select(LinkReview).where(LinkReview.id == review_id, LinkReview.municipality_id == caller.organisation_id)
+    )
+    if review is None:
+        raise NotFound("該当する確認待ちはありません。")
+    if review.status != "open":
+        raise Conflict("この確認待ちは既に処理済みです。")
+    review.status = "linked" if decision == "link" else "rejected"
+    review.resolution_note = note
+    review.resolved_by = caller.actor
+    review.resolved_at = dt.datetime.now(dt.UTC)
+    certificate = session.get_one(Certificate, review.certificate_id, with_for_update=True)
+    still_open = session.scalar(
+        select(LinkReview.id).where(
+            LinkReview.certificate_id == certificate.id, LinkReview.status == "open", LinkReview.id != review.id
+        )
+    )
+    if review.status == "rejected":
+        certificate.link_status = "rejected"
+    elif still_open is None:
+        certificate.link_status = "linked"
+    audit.record(session, caller, f"link_review.{decision}", "certificate", str(certificate.id), {"review": review.id})

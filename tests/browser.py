@@ -1,0 +1,54 @@
+"""Headless Chromium (Debian's) for page tests, driven by Playwright with ``executable_path``."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live import LiveHub
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Launch Debian's Chromium headless; fail (never skip) when it is missing."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium がありません（{CHROMIUM}）。scripts/test が apt でインストールします。", pytrace=False)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def sign_in(browser: Any, hub: LiveHub, login: str) -> Any:
+    """Open a page signed in as a demo account (password and the current TOTP code)."""
+    import datetime as dt
+
+    from pmh.auth.passwords import totp_code
+
+    account = next(a for a in hub.credentials()["staff"] if a["login"] == login)
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{hub.base_url}/login")
+    page.get_by_label("ログインID").fill(account["login"])
+    page.get_by_label("パスワード").fill(account["password"])
+    page.get_by_label("確認コード（6桁）").fill(totp_code(account["totp_secret"], dt.datetime.now(dt.UTC)))
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(f"{hub.base_url}/")
+    return page

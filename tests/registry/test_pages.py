@@ -1,0 +1,86 @@
+"""Municipal staff pages in headless Chromium: upload a file, read the result, work the review queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import factories as f
+from tests.browser import ARTEFACTS, sign_in
+from tests.live import LiveHub, serve_demo
+from tests.registry.test_import import HEADER, line
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    with serve_demo(tmp_path_factory.mktemp("registry-pages") / "var") as live:
+        yield live
+
+
+def _csv(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(("\n".join((HEADER, *lines)) + "\n").encode("cp932"))
+    return path
+
+
+def test_upload_with_a_bad_row_shows_every_problem_and_applies_nothing(
+    hub: LiveHub, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in(browser, hub, "demo-132012")
+    page.get_by_role("link", name="受給者証データの登録").click()
+    bad = _csv(
+        tmp_path,
+        "bad.csv",
+        line(recipient=990001, person=990001),
+        line(recipient=990002, person=990002, birth="令和8年2月30日"),
+    )
+    page.get_by_label("ファイル").set_input_files(str(bad))
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_test_id("upload-status")).to_contain_text("どの行も反映していません")
+    expect(page.get_by_test_id("accepted")).to_have_text("0")
+    expect(page.get_by_test_id("error-table")).to_contain_text("生年月日")
+    page.screenshot(path=str(ARTEFACTS / "upload-rejected.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_test_id("error-report").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert report.splitlines()[0] == "行,列,コード,内容,受信した値"
+    assert "令和8年2月30日" in report
+
+    page.goto(f"{hub.base_url}/registry/upload")
+    page.get_by_label("ファイル").set_input_files(str(bad))
+    page.get_by_label("正しい行だけを反映する").check()
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_test_id("upload-status")).to_contain_text("反映しました")
+    expect(page.get_by_test_id("accepted")).to_have_text("1")
+    expect(page.get_by_test_id("rejected")).to_have_text("1")
+    page.screenshot(path=str(ARTEFACTS / "upload-partial.png"), full_page=True)
+
+    page.goto(
+        f"{hub.base_url}/registry/certificates?payer_number={f.KODOMO_PAYER}&recipient_number={f.recipient(990001)}"
+        "&as_of=令和8年5月1日"
+    )
+    expect(page.get_by_test_id("in-force")).to_contain_text("高橋 一郎")
+    page.close()
+
+
+def test_review_queue_links_a_held_certificate(hub: LiveHub, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in(browser, hub, "demo-130001")  # another account: a TOTP code is accepted once only
+    page.goto(f"{hub.base_url}/registry/link-reviews")
+    table = page.get_by_test_id("review-table")
+    rows_before = table.locator("tbody tr").count()
+    assert rows_before >= 1, "the demo holds some certificates for review"
+    page.screenshot(path=str(ARTEFACTS / "link-reviews.png"), full_page=True)
+    table.locator("tbody tr").first.get_by_role("button", name="紐づける").click()
+    expect(table.get_by_role("status")).to_contain_text("紐づけました")
+    page.reload()
+    assert page.get_by_test_id("review-table").locator("tbody tr").count() == max(rows_before - 1, 1)
+    page.close()
