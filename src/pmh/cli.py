@@ -8,7 +8,7 @@ import typer
 
 from pmh.audit.cli import app as audit_app
 from pmh.auth.cli import institutions_app, keys_app, staff_app
-from pmh.cards.cli import insurance_app
+from pmh.cards.cli import cards_app, insurance_app
 from pmh.codes.cli import app as codes_app
 from pmh.demo.cli import app as demo_app
 from pmh.registry.cli import certificates_app, gaiji_app, programs_app
@@ -25,6 +25,7 @@ app.add_typer(programs_app, name="programs")
 app.add_typer(certificates_app, name="certificates")
 app.add_typer(gaiji_app, name="gaiji")
 app.add_typer(insurance_app, name="insurance")
+app.add_typer(cards_app, name="cards")
 app.add_typer(codes_app, name="codes")
 app.add_typer(audit_app, name="audit")
 

@@ -2,7 +2,7 @@
 
 from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
-from pmh.cards.models import InsuranceRecord
+from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.db import Base
 from pmh.registry.models import (
     Certificate,
@@ -30,6 +30,7 @@ __all__ = [
     "Program",
     "StaffSession",
     "StaffUser",
+    "TestCard",
     "Upload",
     "UploadProblem",
 ]

@@ -1,4 +1,7 @@
-"""The simulated national eligibility service's insurance records (保険資格), keyed by My Number digest."""
+"""Tables of the simulated national services: insurance records (保険資格) and test My Number cards.
+
+Both are keyed by the My Number digest; a plain 個人番号 is never stored.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import datetime as dt
 from sqlalchemy import Date, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pmh.db import TimestampedBase
+from pmh.db import TimestampedBase, UTCDateTime
 
 
 class InsuranceRecord(TimestampedBase):
@@ -31,3 +34,23 @@ class InsuranceRecord(TimestampedBase):
     copay_rate: Mapped[int | None] = mapped_column(Integer)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class TestCard(TimestampedBase):
+    """A test My Number card (マイナンバーカード) issued by the simulated card service.
+
+    The card names its holder only by ``person_digest`` and keeps the 4-digit PIN (暗証番号) only as
+    an argon2 hash. ``failed_pin_attempts`` counts wrong PINs in a row; the third locks the card
+    (``locked_at``) until the municipal window resets it.
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    __tablename__ = "test_cards"
+
+    card_serial: Mapped[str] = mapped_column(String(12), unique=True)
+    person_digest: Mapped[str] = mapped_column(String(64), index=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    failed_pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,24 +1,27 @@
-"""The simulated eligibility service: importing insurance records and finding them by My Number."""
+"""The simulated national services: insurance records found by My Number, and test My Number cards."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import re
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, ClassVar, Literal
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from pmh.auth.passwords import hash_password, verify_password
 from pmh.bulk import bulk_insert, in_values
-from pmh.cards.models import InsuranceRecord
+from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.codes.checkdigits import check_number
 from pmh.codes.text import is_katakana, normalize_digits, normalize_kana, normalize_text
 from pmh.codes.wareki import DateFormatError, parse_date
 from pmh.db import table_of, utcnow
-from pmh.errors import FieldError, InvalidInput
+from pmh.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound
 from pmh.privacy import my_number_digest
 from pmh.settings import get_settings
 
@@ -212,3 +215,233 @@ def _store(session: Session, records: list[dict[str, Any]], result: InsuranceImp
 def import_insurance_text(session: Session, text: str) -> InsuranceImport:
     """Import insurance records from CSV text (tests, the demo)."""
     return import_insurance_records(session, io.StringIO(text))
+
+
+# --- Test My Number cards (the simulated card service) ---------------------------------------
+
+PIN_ATTEMPTS = 3
+"""Wrong PINs in a row that lock a card, as on real My Number cards."""
+CARD_VALIDITY_YEARS = 10
+SERIAL_LENGTH = 12
+SERIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""Upper-case letters and digits without the easily confused 0/O and 1/I."""
+_PIN_PATTERN = re.compile(r"[0-9]{4}")
+_UNLOCK_HINT = "暗証番号のロックを解除するには、市区町村の窓口で手続きしてください。"
+
+CardMethod = Literal["face", "pin"]
+"""How the holder proves themself at the card reader: face (顔認証) or PIN (暗証番号)."""
+
+
+class CardRefused(NotAuthenticated):
+    """The card service refuses a card or its holder's proof (カードによる本人確認ができません)."""
+
+    code: ClassVar[str] = "card_refused"
+    title: ClassVar[str] = "マイナンバーカードで本人確認できません"
+
+
+class CardUnknown(CardRefused):
+    """No card with this serial was issued."""
+
+    code: ClassVar[str] = "card_unknown"
+
+
+class CardExpired(CardRefused):
+    """The card is past its expiry date (有効期限切れ)."""
+
+    code: ClassVar[str] = "card_expired"
+
+
+class CardLocked(CardRefused):
+    """The PIN is locked after too many wrong PINs in a row (暗証番号ロック)."""
+
+    code: ClassVar[str] = "card_locked"
+
+
+class CardRevoked(CardRefused):
+    """The card was revoked (廃止・失効)."""
+
+    code: ClassVar[str] = "card_revoked"
+
+
+class PinWrong(CardRefused):
+    """The PIN does not match; the message says how many tries remain."""
+
+    code: ClassVar[str] = "pin_wrong"
+
+
+class PinRequired(CardRefused):
+    """PIN authentication was chosen but no PIN was given."""
+
+    code: ClassVar[str] = "pin_required"
+
+
+class FaceNotMatched(CardRefused):
+    """The reader's face check did not match the card's photo."""
+
+    code: ClassVar[str] = "face_not_matched"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """A newly issued test card: its serial, its PIN (shown this once) and its expiry date."""
+
+    card_serial: str
+    pin: str
+    expires_on: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class CardIdentity:
+    """Who an authenticated card belongs to: the card and the holder's My Number digest."""
+
+    card_serial: str
+    person_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardCheck:
+    """The outcome of a card authentication: an identity, or the refusal to raise after commit."""
+
+    identity: CardIdentity | None = None
+    refusal: CardRefused | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Return True when the holder was authenticated."""
+        return self.identity is not None
+
+    def identity_or_raise(self) -> CardIdentity:
+        """Return the identity, or raise the refusal (call it only after the session has committed)."""
+        if self.identity is None:
+            raise self.refusal or CardRefused("カードによる本人確認ができませんでした。")
+        return self.identity
+
+
+def _ten_years_after(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + CARD_VALIDITY_YEARS)
+    except ValueError:  # 29 February in a year that is not a leap year
+        return day.replace(year=day.year + CARD_VALIDITY_YEARS, day=28)
+
+
+def _new_serial(session: Session) -> str:
+    while True:
+        serial = "".join(secrets.choice(SERIAL_ALPHABET) for _ in range(SERIAL_LENGTH))
+        if session.scalar(select(TestCard.id).where(TestCard.card_serial == serial)) is None:
+            return serial
+
+
+def _normalize_serial(card_serial: str) -> str:
+    return normalize_text(card_serial).upper()
+
+
+def issue_card(
+    session: Session, my_number: str, pin: str | None = None, expires_on: dt.date | None = None
+) -> IssuedCard:
+    """Issue a test My Number card for a person; the PIN is returned this once and stored only hashed.
+
+    Without ``pin`` a random 4-digit PIN is drawn; without ``expires_on`` the card is valid for ten
+    years from today. A date in the past is accepted on purpose: it issues an expired card to test
+    the refusal with.
+    """
+    checked = check_number(my_number, "mynumber")
+    if not checked.valid:
+        message = f"個人番号が正しくありません: {checked.reason}"
+        raise InvalidInput(message, [FieldError("my_number", "invalid_number", message)])
+    if pin is None:
+        pin = f"{secrets.randbelow(10_000):04d}"
+    pin = normalize_digits(pin)
+    if not _PIN_PATTERN.fullmatch(pin):
+        message = "暗証番号は数字4桁です。"
+        raise InvalidInput(message, [FieldError("pin", "invalid_pin", message)])
+    card = TestCard(
+        card_serial=_new_serial(session),
+        person_digest=person_digest(checked.value),
+        pin_hash=hash_password(pin),
+        failed_pin_attempts=0,
+        expires_on=expires_on or _ten_years_after(dt.date.today()),
+    )
+    session.add(card)
+    session.flush()
+    return IssuedCard(card.card_serial, pin, card.expires_on)
+
+
+def authenticate_card(
+    session: Session,
+    card_serial: str,
+    method: CardMethod,
+    pin: str | None = None,
+    face_matched: bool = True,
+    today: dt.date | None = None,
+) -> CardCheck:
+    """Authenticate a card's holder by face or PIN, as the card reader does with the card service.
+
+    A wrong PIN changes the card (the counter, and the lock on the third wrong PIN in a row), so a
+    refusal is **returned**, never raised here: an edge that rolls back on :class:`PmhError` would
+    otherwise undo the count and allow endless guessing. The edge commits first, then raises::
+
+        with unit_of_work() as session:
+            check = authenticate_card(session, serial, "pin", pin)
+        identity = check.identity_or_raise()  # after the commit
+
+    A correct PIN resets the counter; a locked card refuses even the correct PIN until
+    :func:`unlock_card`. Face authentication neither reads nor touches the PIN counter and works on a
+    PIN-locked card, as at a real reader. Revoked and expired cards (past ``expires_on``) are refused
+    whatever the method.
+    """
+    query = select(TestCard).where(TestCard.card_serial == _normalize_serial(card_serial))
+    if method == "pin":
+        query = query.with_for_update()  # concurrent guesses must not share one count
+    card = session.scalar(query)
+    if card is None:
+        return CardCheck(refusal=CardUnknown("このマイナンバーカードは発行されていません。"))
+    if card.revoked_at is not None:
+        return CardCheck(refusal=CardRevoked("このマイナンバーカードは廃止されています。"))
+    if (today or dt.date.today()) > card.expires_on:
+        return CardCheck(
+            refusal=CardExpired(f"このマイナンバーカードは有効期限（{card.expires_on.isoformat()}）が切れています。")
+        )
+    identity = CardIdentity(card.card_serial, card.person_digest)
+    if method == "face":
+        if not face_matched:
+            return CardCheck(refusal=FaceNotMatched("顔認証で本人と確認できませんでした。暗証番号で確認してください。"))
+        return CardCheck(identity=identity)
+    if card.locked_at is not None:
+        return CardCheck(refusal=CardLocked(f"暗証番号がロックされています。{_UNLOCK_HINT}"))
+    if not pin:
+        return CardCheck(refusal=PinRequired("暗証番号（数字4桁）を入力してください。"))
+    if verify_password(card.pin_hash, normalize_digits(pin)):
+        card.failed_pin_attempts = 0
+        return CardCheck(identity=identity)
+    card.failed_pin_attempts += 1
+    remaining = PIN_ATTEMPTS - card.failed_pin_attempts
+    if remaining <= 0:
+        card.locked_at = utcnow()
+        message = f"暗証番号が{PIN_ATTEMPTS}回続けて違ったため、ロックされました。{_UNLOCK_HINT}"
+        return CardCheck(refusal=CardLocked(message))
+    return CardCheck(refusal=PinWrong(f"暗証番号が違います。あと{remaining}回間違えるとカードがロックされます。"))
+
+
+def _card(session: Session, card_serial: str) -> TestCard:
+    card = session.scalar(
+        select(TestCard).where(TestCard.card_serial == _normalize_serial(card_serial)).with_for_update()
+    )
+    if card is None:
+        raise NotFound(f"カード {card_serial} は発行されていません。")
+    return card
+
+
+def unlock_card(session: Session, card_serial: str) -> None:
+    """Clear a card's PIN lock and wrong-PIN counter (the municipal window's reset, ロック解除)."""
+    card = _card(session, card_serial)
+    if card.revoked_at is not None:
+        raise Conflict("廃止されたカードのロックは解除できません。")
+    card.failed_pin_attempts = 0
+    card.locked_at = None
+
+
+def revoke_card(session: Session, card_serial: str) -> None:
+    """Revoke a card (廃止) so that every later authentication is refused; revoking twice changes nothing."""
+    card = _card(session, card_serial)
+    if card.revoked_at is None:
+        card.revoked_at = utcnow()
