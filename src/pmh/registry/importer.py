@@ -37,7 +37,7 @@ from pmh.registry.rows import CertificateRow, RowProblem
 from pmh.registry.schemas import UploadProblemRead, UploadResult
 from pmh.settings import get_settings
 
-CHUNK_ROWS = 2000
+CHUNK_ROWS = 5000
 RESULT_ERRORS = 1000
 Source = Literal["file", "api", "cli", "web"]
 RowReader = Callable[[Mapping[str, ProgramRule], Mapping[str, str]], Iterator[CertificateRow | RowProblem]]
@@ -153,6 +153,7 @@ class _Context:
     upload: Upload
     program_ids: dict[str, int]
     spool: ProblemSpool
+    has_certificates: bool
     accepted: int = 0
     held: int = 0
     total: int = 0
@@ -216,7 +217,13 @@ def run_import(
     )
     session.add(upload)
     session.flush()
-    context = _Context(session, caller, upload, program_ids, ProblemSpool())
+    # A municipality's first load (often all its recipients at once) needs no look-ups of existing
+    # certificates: rows of one upload never share a key (the reader refuses duplicates).
+    has_certificates = (
+        session.scalar(select(Certificate.id).where(Certificate.municipality_id == municipality_id).limit(1))
+        is not None
+    )
+    context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates)
     try:
         _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
         _store_problems(context)
@@ -417,7 +424,9 @@ class _Planned:
 
 def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> None:
     session = context.session
-    existing = _existing(session, [(r.payer_number, r.recipient_number) for r in rows])
+    existing = (
+        _existing(session, [(r.payer_number, r.recipient_number) for r in rows]) if context.has_certificates else {}
+    )
     planned: list[_Planned] = []
     digest_of = cards.person_digester()
     for row in rows:
