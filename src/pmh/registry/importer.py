@@ -310,6 +310,11 @@ def _store_problems(context: _Context) -> None:
 # --- applying one chunk ---------------------------------------------------------------------------
 
 
+def _json_pairs(pairs: tuple[tuple[str, str], ...]) -> str:
+    """Return name-value pairs as a JSON object (most rows have none: skip the encoder then)."""
+    return json.dumps(dict(pairs), ensure_ascii=False) if pairs else "{}"
+
+
 def _version_values(row: CertificateRow) -> dict[str, Any]:
     """Return the stored columns of a version built from a row as given."""
     return {
@@ -331,8 +336,8 @@ def _version_values(row: CertificateRow) -> dict[str, Any]:
         "address": row.address,
         "not_disclosed": row.not_disclosed,
         "always_reimbursement": row.always_reimbursement,
-        "additional_conditions": json.dumps(dict(row.additional_conditions), ensure_ascii=False),
-        "certificate_details": json.dumps(dict(row.certificate_details), ensure_ascii=False),
+        "additional_conditions": _json_pairs(row.additional_conditions),
+        "certificate_details": _json_pairs(row.certificate_details),
     }
 
 
@@ -559,11 +564,10 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
         _close_reviews_fixed_by_correction(context, [s for s in changed if s.verdict and s.verdict.linked])
     # Core or COPY, not ORM bulk inserts: the ORM splits rows by which columns are NULL and would
     # send thousands of small statements.
-    bulk_insert(
-        session,
-        table_of(CertificateVersion),
-        [step.version | {"upload_id": upload.id, "recorded_at": now} for step in planned],
-    )
+    for step in planned:
+        step.version["upload_id"] = upload.id
+        step.version["recorded_at"] = now
+    bulk_insert(session, table_of(CertificateVersion), [step.version for step in planned])
     held = [step for step in planned if step.verdict is not None and not step.verdict.linked]
     if held:
         session.execute(
