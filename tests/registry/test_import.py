@@ -243,3 +243,10 @@ def test_reads_and_imports_are_audited(db_session: Session, caller: Caller) -> N
     service.certificate_as_of(db_session, caller, f.KODOMO_PAYER, f.recipient(1), dt.date(2026, 5, 1))
     actions = db_session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
     assert actions[-2:] == ["certificates.import", "certificate.read"]
+
+
+def test_every_version_column_is_stored() -> None:
+    from pmh.db import table_of
+
+    stored = set(table_of(CertificateVersion).c.keys())
+    assert set(importer._VERSION_COPY) <= stored and len(importer._VERSION_COPY) == 20

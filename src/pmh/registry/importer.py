@@ -33,7 +33,7 @@ from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
 from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
 from pmh.registry.parsing import ProgramRule, UploadFileError, read_certificates
-from pmh.registry.rows import CertificateRow, RowProblem
+from pmh.registry.rows import COLUMNS, CertificateRow, RowProblem
 from pmh.registry.schemas import UploadProblemRead, UploadResult
 from pmh.settings import get_settings
 
@@ -341,27 +341,9 @@ def _version_values(row: CertificateRow) -> dict[str, Any]:
     }
 
 
-_VERSION_COPY = (
-    "name",
-    "name_kana",
-    "birth_date",
-    "sex",
-    "valid_from",
-    "valid_to",
-    "monthly_cap",
-    "inpatient_cap",
-    "copay_rate",
-    "income_category",
-    "cap_managed",
-    "diseases",
-    "designated_institutions",
-    "guardian_name",
-    "certification_name",
-    "address",
-    "not_disclosed",
-    "always_reimbursement",
-    "additional_conditions",
-    "certificate_details",
+# The stored columns of a version are the file's columns, less the key, the operation and My Number.
+_VERSION_COPY = tuple(
+    column.alias for column in COLUMNS if column.alias not in ("op", "payer_number", "recipient_number", "my_number")
 )
 
 
