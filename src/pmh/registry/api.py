@@ -6,14 +6,13 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.responses import StreamingResponse
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
 from pmh.registry import importer, service
 from pmh.registry.batch import CertificateBatch, batch_rows
-from pmh.registry.reports import error_report_csv
+from pmh.registry.reports import error_report_response
 from pmh.registry.schemas import (
     CertificateRead,
     GaijiTable,
@@ -53,16 +52,8 @@ def upload_file(
     allow_partial: Annotated[bool, Form(description="正しい行だけを反映する")] = False,
 ) -> UploadResult:
     """Upload a certificate file; all or nothing unless ``allow_partial``. Rejected uploads are recorded too."""
-    importer.check_upload_size(file.size)
-    digest = importer.content_digest(file.file)
-    return importer.run_import(
-        session,
-        caller,
-        importer.file_reader(file.file),
-        digest=digest,
-        source="file",
-        filename=file.filename,
-        allow_partial=allow_partial,
+    return importer.import_http_file(
+        session, caller, file.file, size=file.size, filename=file.filename, source="file", allow_partial=allow_partial
     )
 
 
@@ -88,8 +79,7 @@ def upload_errors(
     problems = list(importer.upload_problems(session, caller, upload_id))
     if format == "json":
         return [UploadProblemRead.model_validate(p, from_attributes=True) for p in problems]
-    headers = {"Content-Disposition": f'attachment; filename="upload-{upload_id}-errors.csv"'}
-    return StreamingResponse(error_report_csv(problems), media_type="text/csv; charset=utf-8", headers=headers)
+    return error_report_response(upload_id, problems)
 
 
 @router.post(

@@ -73,6 +73,29 @@ def check_upload_size(size: int | None) -> None:
         raise UploadTooLarge(message, [FieldError("file", "upload_too_large", message)])
 
 
+def import_http_file(
+    session: Session,
+    caller: Caller,
+    stream: BinaryIO,
+    *,
+    size: int | None,
+    filename: str | None,
+    source: Source,
+    allow_partial: bool,
+) -> UploadResult:
+    """Import a file received over HTTP (API or page): size limit first, then the usual engine."""
+    check_upload_size(size)
+    return run_import(
+        session,
+        caller,
+        file_reader(stream),
+        digest=content_digest(stream),
+        source=source,
+        filename=filename,
+        allow_partial=allow_partial,
+    )
+
+
 def content_digest(stream: IO[bytes]) -> str:
     """Return the SHA-256 of a stream's bytes and rewind it."""
     digest = hashlib.sha256()

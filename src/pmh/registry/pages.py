@@ -7,13 +7,13 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from pmh.codes.wareki import DateFormatError, parse_date
 from pmh.deps import SessionDep
 from pmh.errors import NotPermitted, PmhError
 from pmh.registry import importer, service
-from pmh.registry.reports import error_report_csv
+from pmh.registry.reports import error_report_response
 from pmh.web.session import StaffContext, StaffDep, check_csrf
 from pmh.web.templating import add_menu_item, templates
 
@@ -56,14 +56,13 @@ def upload(
 ) -> Response:
     """Import the chosen file and show the result with its problems."""
     check_csrf(_municipal(staff), csrf_token)
-    importer.check_upload_size(file.size)
-    result = importer.run_import(
+    result = importer.import_http_file(
         session,
         staff.caller,
-        importer.file_reader(file.file),
-        digest=importer.content_digest(file.file),
-        source="web",
+        file.file,
+        size=file.size,
         filename=file.filename,
+        source="web",
         allow_partial=allow_partial,
     )
     context = {"staff": staff, "result": result, "filename": file.filename}
@@ -74,8 +73,7 @@ def upload(
 def error_report(upload_id: int, session: SessionDep, staff: StaffDep) -> Response:
     """Download every problem of an upload as CSV."""
     problems = list(importer.upload_problems(session, _municipal(staff).caller, upload_id))
-    headers = {"Content-Disposition": f'attachment; filename="upload-{upload_id}-errors.csv"'}
-    return StreamingResponse(error_report_csv(problems), media_type="text/csv; charset=utf-8", headers=headers)
+    return error_report_response(upload_id, problems)
 
 
 @router.get("/link-reviews", response_class=HTMLResponse)

@@ -6,6 +6,8 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from fastapi.responses import StreamingResponse
+
 from pmh.registry.models import UploadProblem
 
 ERROR_REPORT_COLUMNS = ("行", "列", "コード", "内容", "受信した値")
@@ -26,3 +28,9 @@ def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def error_report_response(upload_id: int, problems: Iterable[UploadProblem]) -> StreamingResponse:
+    """Return the report as a CSV download (the API's ``?format=csv`` and the page's link alike)."""
+    headers = {"Content-Disposition": f'attachment; filename="upload-{upload_id}-errors.csv"'}
+    return StreamingResponse(error_report_csv(problems), media_type="text/csv; charset=utf-8", headers=headers)
