@@ -33,7 +33,8 @@ BACKENDS = ("sqlite", "postgresql")
 
 def _pg_database(worker: str) -> str:
     """Create (afresh) this worker's PostgreSQL database and return its URL."""
-    name = f"pmh_test_{worker}"
+    # A prefix of one's own lets two checkouts run their suites side by side on one server.
+    name = f"{os.environ.get('PMH_TEST_DB_PREFIX', 'pmh_test')}_{worker}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
