@@ -23,7 +23,9 @@ from pmh.audit import pages as audit_pages
 from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.codes import api as codes_api
+from pmh.eligibility import api as eligibility_api
 from pmh.errors import PmhError
+from pmh.reception import api as reception_api
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
@@ -173,7 +175,7 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for area_api in (auth_api, audit_api, codes_api, registry_api):
+    for area_api in (auth_api, audit_api, codes_api, registry_api, eligibility_api, reception_api):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     for area_pages in (web_pages, auth_pages, audit_pages, registry_pages):
         app.include_router(area_pages.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, any_, bindparam, insert, text
+from sqlalchemy import ColumnElement, Integer, String, Table, any_, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -35,11 +35,12 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             copy.write_row([row[column] for column in columns])
 
 
-def in_values(session: Session, column: ColumnElement[str], values: Collection[str]) -> ColumnElement[bool]:
+def in_values(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """Return ``column IN values``: one array parameter on PostgreSQL (thousands of separate
     parameters cost more to send and plan than the lookup itself), a plain IN list elsewhere."""
     if is_postgresql(session):
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        element = column.type if isinstance(column.type, Integer | String) else String()
+        return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
     return column.in_(values)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from pmh.errors import PmhError
 from pmh.settings import get_settings
 
 NAMING_CONVENTION = {
@@ -133,6 +134,27 @@ def read_only() -> Iterator[Session]:
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    """Open one session and one transaction: committed on success, rolled back on any error."""
-    with get_sessionmaker()() as session, session.begin():
+    """Open one session and one transaction: committed on success, rolled back on any error.
+
+    An error that says it ``keeps_work`` (a refused PIN: the wrong-PIN count must stick) is
+    raised after the commit instead.
+    """
+    with get_sessionmaker()() as session:
+        yield from transaction(session)
+
+
+def transaction(session: Session) -> Iterator[Session]:
+    """Run the caller's work in one transaction of ``session`` (the body of every unit of work)."""
+    session.begin()
+    try:
         yield session
+    except PmhError as exc:
+        if exc.keeps_work:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()

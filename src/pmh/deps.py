@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from pmh.db import get_sessionmaker
+from pmh.db import get_sessionmaker, transaction
 
 
 def get_session() -> Iterator[Session]:
@@ -17,8 +17,8 @@ def get_session() -> Iterator[Session]:
     Used with ``scope="function"`` so the commit happens before the response is sent, and an
     exception raised by the endpoint rolls everything back.
     """
-    with get_sessionmaker()() as session, session.begin():
-        yield session
+    with get_sessionmaker()() as session:
+        yield from transaction(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -33,6 +33,8 @@ class PmhError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "リクエストを処理できません"
+    keeps_work: ClassVar[bool] = False
+    """True when the work done before the refusal must still commit (a wrong-PIN count, its audit entry)."""
 
     def __str__(self) -> str:
         return self.message

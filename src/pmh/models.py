@@ -4,6 +4,8 @@ from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
 from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.db import Base
+from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.reception.models import Patient
 from pmh.registry.models import (
     Certificate,
     CertificateVersion,
@@ -20,14 +22,18 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "CardSession",
     "Certificate",
     "CertificateVersion",
     "GaijiMapping",
     "InsuranceRecord",
     "LinkReview",
     "Organisation",
+    "Patient",
     "PayerNumber",
     "Program",
+    "Reception",
+    "ReceptionCertificate",
     "StaffSession",
     "StaffUser",
     "TestCard",

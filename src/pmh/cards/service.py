@@ -237,6 +237,7 @@ class CardRefused(NotAuthenticated):
 
     code: ClassVar[str] = "card_refused"
     title: ClassVar[str] = "マイナンバーカードで本人確認できません"
+    keeps_work: ClassVar[bool] = True  # the wrong-PIN count and the lock must survive the refusal
 
 
 class CardUnknown(CardRefused):

@@ -1,0 +1,1 @@
+"""Card sessions, consent, receptions and the eligibility result in every format (資格確認)."""

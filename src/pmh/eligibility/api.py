@@ -1,0 +1,93 @@
+"""HTTP edge of the reader flow and of what institutions read (interfaces.md §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from pmh.auth.deps import requires
+from pmh.auth.schemas import Caller
+from pmh.deps import SessionDep
+from pmh.eligibility import formats, service
+from pmh.eligibility.schemas import (
+    CardSessionCreate,
+    CardSessionRead,
+    ConsentCreate,
+    ConsentRead,
+    EligibilityFormat,
+    EligibilityResult,
+    PatientLink,
+    ReceptionRow,
+    RecheckCreate,
+    RecheckReport,
+)
+
+router = APIRouter(tags=["eligibility"])
+CardReader = Annotated[Caller, requires("card_reader")]
+Institution = Annotated[Caller, requires("institution")]
+SessionId = Annotated[str, Path(min_length=1, max_length=64, description="カードセッションID")]
+
+
+@router.post("/card-sessions", response_model=CardSessionRead, status_code=201, summary="カードによる本人確認")
+def open_card_session(body: CardSessionCreate, caller: CardReader, session: SessionDep) -> CardSessionRead:
+    """Authenticate the card (face or PIN) and list the holder's certificates to offer: names only, never numbers."""
+    return service.open_card_session(session, caller, body)
+
+
+@router.post(
+    "/card-sessions/{session_id}/consent", response_model=ConsentRead, status_code=201, summary="情報提供の同意"
+)
+def give_consent(session_id: SessionId, body: ConsentCreate, caller: CardReader, session: SessionDep) -> ConsentRead:
+    """Record すべて提供 / 個別に提供 / 提供しない and create the reception."""
+    return service.give_consent(session, caller, session_id, body)
+
+
+@router.get("/receptions", response_model=list[ReceptionRow], summary="顔認証付きCR利用者リスト")
+def list_receptions(
+    caller: Institution,
+    session: SessionDep,
+    date: Annotated[dt.date | None, Query(description="受付日（既定: 本日）")] = None,
+) -> list[ReceptionRow]:
+    """Return the day's receptions with their insurance and patient-number links (and candidates when unlinked)."""
+    return service.list_receptions(session, caller, date)
+
+
+@router.get(
+    "/receptions/{reception_id}/eligibility",
+    response_model=EligibilityResult,
+    summary="資格確認結果（保険＋同意を得た医療費助成）",
+    responses={
+        200: {
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "application/fhir+json": {"schema": {"type": "object"}},
+            },
+            "description": "format=json（既定）・orca は JSON、xml は docs/eligibility.xsd に従う XML、fhir は FHIR R4 Bundle",
+        }
+    },
+)
+def eligibility(
+    reception_id: int,
+    caller: Institution,
+    session: SessionDep,
+    service_date: Annotated[dt.date | None, Query(description="診療日（既定: 本日）")] = None,
+    format: Annotated[EligibilityFormat, Query(description="json | xml | fhir | orca")] = "json",
+) -> Response:
+    """Return the insurance result and the consented certificates as of the service date, in the asked format."""
+    result = service.eligibility(session, caller, reception_id, service_date, format)
+    body, media_type = formats.render(result, format)
+    return Response(body, media_type=media_type)
+
+
+@router.put("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけ")
+def link_patient(reception_id: int, body: PatientLink, caller: Institution, session: SessionDep) -> ReceptionRow:
+    """Link a reception to the patient registry by patient number (or register a new patient number)."""
+    return service.link_patient(session, caller, reception_id, body)
+
+
+@router.post("/eligibility/recheck", response_model=RecheckReport, summary="一括照会（月次の再確認）")
+def recheck(body: RecheckCreate, caller: Institution, session: SessionDep) -> RecheckReport:
+    """Re-check every reception of the month that still has consent and report what changed since first read."""
+    return service.recheck(session, caller, body.month)

@@ -1,0 +1,755 @@
+"""The reader flow and what institutions read: card sessions, consent, receptions, eligibility, 一括照会.
+
+Every function that reads a person's data takes the :class:`Caller`, scopes its query to the
+caller's organisation and writes one audit entry. Institutions see only what the patient consented
+to share at their reader; a certificate not consented and one that does not exist look the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pmh.audit import service as audit
+from pmh.auth.models import Organisation
+from pmh.auth.schemas import Caller
+from pmh.bulk import in_values
+from pmh.cards import service as cards
+from pmh.cards.models import InsuranceRecord
+from pmh.db import utcnow
+from pmh.eligibility.claims import claim_order_key, designated_institution
+from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.eligibility.schemas import (
+    CardSessionCreate,
+    CardSessionRead,
+    ConsentCreate,
+    ConsentRead,
+    EligibilityResult,
+    InsuranceRead,
+    OfferedCertificate,
+    PatientCandidate,
+    PatientLink,
+    PersonRead,
+    ReceptionRow,
+    RecheckChange,
+    RecheckItem,
+    RecheckReport,
+    SubsidyRead,
+)
+from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
+from pmh.reception import service as patients
+from pmh.reference import catalogue
+from pmh.registry.models import Certificate, CertificateVersion, Program
+from pmh.registry.service import end_date, validity_status, version_in_force
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+CARD_SESSION_MINUTES = 10
+"""How long a reader may wait for the patient's answer before the card must be placed again."""
+STARTING_SOON_DAYS = 31
+"""A certificate that starts within this many days is offered at the reader already."""
+QUESTION = "以下の医療費助成受給者証があります。情報を提供しますか。"
+NO_CERTIFICATES = "医療費助成の受給者証は登録されていません。"
+_UNKNOWN_RECEPTION = "この受付は見つかりません。"
+
+
+def today_in_japan(now: dt.datetime | None = None) -> dt.date:
+    """Return the date in Japan (receptions, validity and months are kept by it)."""
+    return (now or utcnow()).astimezone(JST).date()
+
+
+# --- certificates as of a date ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateState:
+    """A certificate with the version in force on a date and what the claim needs around it."""
+
+    certificate: Certificate
+    program_code: str
+    version: CertificateVersion
+    valid_to: dt.date | None
+    status: str
+
+
+def _versions_of(session: Session, certificate_ids: Sequence[int]) -> dict[int, list[CertificateVersion]]:
+    found: dict[int, list[CertificateVersion]] = defaultdict(list)
+    if certificate_ids:
+        query = select(CertificateVersion).where(
+            in_values(session, CertificateVersion.__table__.c.certificate_id, list(certificate_ids))
+        )
+        for version in session.scalars(query):
+            found[version.certificate_id].append(version)
+    return found
+
+
+def _program_codes(session: Session, program_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(program_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Program.id, Program.program_code).where(Program.id.in_(ids)))
+    return {program_id: code for program_id, code in rows}
+
+
+def state_of(
+    certificate: Certificate, history: Sequence[CertificateVersion], program_code: str, on: dt.date
+) -> CertificateState:
+    """Return one certificate as of a date from its versions."""
+    in_force = version_in_force(history, on)
+    valid_to = end_date(history)
+    return CertificateState(
+        certificate, program_code, in_force, valid_to, validity_status(in_force.valid_from, valid_to, on)
+    )
+
+
+def _claim_order(state: CertificateState) -> tuple[int, int, str, str]:
+    return claim_order_key(state.certificate.payer_number, state.certificate.recipient_number)
+
+
+def states_on(session: Session, certificates: Sequence[Certificate], on: dt.date) -> list[CertificateState]:
+    """Return each certificate as of a date, in claim order (公費1 first)."""
+    versions = _versions_of(session, [c.id for c in certificates])
+    programs = _program_codes(session, (c.program_id for c in certificates))
+    states = [state_of(c, versions[c.id], programs[c.program_id], on) for c in certificates if versions[c.id]]
+    return sorted(states, key=_claim_order)
+
+
+def _linked_certificates_of(session: Session, person_digest: str) -> list[Certificate]:
+    return list(
+        session.scalars(
+            select(Certificate).where(Certificate.person_digest == person_digest, Certificate.link_status == "linked")
+        )
+    )
+
+
+def _organisation_names(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Organisation.id, Organisation.code, Organisation.name).where(Organisation.id.in_(wanted))
+    )
+    return {row.id: (row.code, row.name) for row in rows}
+
+
+# --- the reader: card session and consent -----------------------------------------------------
+
+
+def open_card_session(
+    session: Session, caller: Caller, data: CardSessionCreate, now: dt.datetime | None = None
+) -> CardSessionRead:
+    """Authenticate the card at the caller's reader and list the certificates to offer (names only).
+
+    Offered are the holder's certificates that are linked (never held or rejected ones) and valid
+    today or starting within :data:`STARTING_SOON_DAYS`. A refused card raises its
+    :class:`~pmh.cards.service.CardRefused`, which keeps the wrong-PIN count committed.
+    """
+    now = now or utcnow()
+    today = today_in_japan(now)
+    check = cards.authenticate_card(session, data.card_serial, data.auth, data.pin, data.face_matched, today)
+    if check.identity is None:
+        refusal = check.refusal or cards.CardRefused("カードによる本人確認ができませんでした。")
+        audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], {"code": refusal.code})
+        raise refusal
+    identity = check.identity
+    states = [
+        s
+        for s in states_on(session, _linked_certificates_of(session, identity.person_digest), today)
+        if s.status == "valid"
+        or (s.status == "not_yet_valid" and s.version.valid_from <= today + dt.timedelta(days=STARTING_SOON_DAYS))
+    ]
+    card_session = CardSession(
+        token=secrets.token_urlsafe(24),
+        institution_id=caller.organisation_id,
+        person_digest=identity.person_digest,
+        card_serial=identity.card_serial,
+        auth_method=data.auth,
+        expires_at=now + dt.timedelta(minutes=CARD_SESSION_MINUTES),
+        offered=json.dumps([{"key": str(i), "certificate_id": s.certificate.id} for i, s in enumerate(states, 1)]),
+    )
+    session.add(card_session)
+    session.flush()
+    audit.record(
+        session,
+        caller,
+        "card_session.open",
+        "card_session",
+        str(card_session.id),
+        {"auth": data.auth, "offered_certificates": [s.certificate.id for s in states]},
+    )
+    names = _organisation_names(session, (s.certificate.municipality_id for s in states))
+    offered = [
+        OfferedCertificate(
+            key=str(i),
+            program_code=s.program_code,
+            program_name=catalogue.program(s.program_code).name,
+            municipality_name=names[s.certificate.municipality_id][1],
+            status="valid" if s.status == "valid" else "not_yet_valid",
+            valid_from=s.version.valid_from,
+        )
+        for i, s in enumerate(states, 1)
+    ]
+    return CardSessionRead(
+        id=card_session.token,
+        expires_at=card_session.expires_at,
+        question=QUESTION if offered else NO_CERTIFICATES,
+        certificates=offered,
+    )
+
+
+def _card_session(session: Session, caller: Caller, token: str) -> CardSession:
+    card_session = session.scalar(
+        select(CardSession)
+        .where(CardSession.token == token, CardSession.institution_id == caller.organisation_id)
+        .with_for_update()
+    )
+    if card_session is None:
+        raise NotFound("このカードセッションは見つかりません。もう一度カードを置いてください。")
+    return card_session
+
+
+def _chosen(offered: list[dict[str, Any]], data: ConsentCreate) -> list[dict[str, Any]]:
+    if data.subsidy == "all":
+        return offered
+    if data.subsidy == "none":
+        return []
+    if not data.selected:
+        message = "個別に提供する場合は、提供する受給者証を1件以上選んでください。"
+        raise InvalidInput(message, [FieldError("selected", "required", message)])
+    by_key = {entry["key"]: entry for entry in offered}
+    unknown = [key for key in data.selected if key not in by_key]
+    if unknown:
+        message = f"提示していない受給者証が選ばれています: {', '.join(unknown)}"
+        raise InvalidInput(message, [FieldError("selected", "not_offered", message)])
+    keys = set(data.selected)
+    return [entry for entry in offered if entry["key"] in keys]
+
+
+def give_consent(
+    session: Session, caller: Caller, token: str, data: ConsentCreate, now: dt.datetime | None = None
+) -> ConsentRead:
+    """Record the patient's answer and create the reception (受付) the institution will read.
+
+    すべて提供 shares every offered certificate, 個別に提供 the chosen ones, 提供しない none (the
+    reception still exists: the insurance check and the CR user list do not depend on it). A session
+    answers once and only before it expires. A patient this institution linked before is linked to
+    their patient number at once.
+    """
+    now = now or utcnow()
+    card_session = _card_session(session, caller, token)
+    if card_session.consented_at is not None:
+        raise Conflict("このカードセッションでは回答済みです。")
+    if now > card_session.expires_at:
+        raise Conflict("カードセッションの有効期限が切れました。もう一度カードを置いてください。")
+    offered: list[dict[str, Any]] = json.loads(card_session.offered)
+    chosen = _chosen(offered, data)
+    card_session.consented_at = now
+    patient_id = patients.known_patient(session, caller.organisation_id, card_session.person_digest)
+    reception = Reception(
+        institution_id=caller.organisation_id,
+        card_session_id=card_session.id,
+        person_digest=card_session.person_digest,
+        received_at=now,
+        received_on=today_in_japan(now),
+        subsidy_consent=data.subsidy,
+        patient_id=patient_id,
+        link_method="auto" if patient_id is not None else None,
+    )
+    session.add(reception)
+    session.flush()
+    for order, entry in enumerate(chosen, 1):
+        session.add(
+            ReceptionCertificate(reception_id=reception.id, certificate_id=entry["certificate_id"], offered_order=order)
+        )
+    audit.record(
+        session,
+        caller,
+        "consent.give",
+        "reception",
+        str(reception.id),
+        {
+            "subsidy": data.subsidy,
+            "offered_certificates": [e["certificate_id"] for e in offered],
+            "shared_certificates": [e["certificate_id"] for e in chosen],
+        },
+    )
+    return ConsentRead(reception_id=reception.id, shared=len(chosen))
+
+
+# --- eligibility ------------------------------------------------------------------------------
+
+
+def _reception(session: Session, caller: Caller, reception_id: int) -> Reception:
+    reception = session.get(Reception, reception_id)
+    if reception is None or reception.institution_id != caller.organisation_id:
+        raise NotFound(_UNKNOWN_RECEPTION)  # another institution's reception looks like none at all
+    return reception
+
+
+def _shared_certificates(
+    session: Session, reception_ids: Sequence[int]
+) -> dict[int, list[tuple[ReceptionCertificate, Certificate]]]:
+    shared: dict[int, list[tuple[ReceptionCertificate, Certificate]]] = defaultdict(list)
+    if not reception_ids:
+        return shared
+    rows = session.execute(
+        select(ReceptionCertificate, Certificate)
+        .join(Certificate, Certificate.id == ReceptionCertificate.certificate_id)
+        .where(in_values(session, ReceptionCertificate.__table__.c.reception_id, list(reception_ids)))
+        .order_by(ReceptionCertificate.reception_id, ReceptionCertificate.offered_order)
+    )
+    for link, certificate in rows:
+        shared[link.reception_id].append((link, certificate))
+    return shared
+
+
+def _insurance(record: InsuranceRecord | None) -> InsuranceRead | None:
+    if record is None:
+        return None
+    return InsuranceRead(
+        insurer_number=record.insurer_number,
+        symbol=record.symbol,
+        number=record.number,
+        branch=record.branch,
+        copay_rate=record.copay_rate,
+        valid_from=record.valid_from,
+        valid_to=record.valid_to,
+    )
+
+
+def _person(record: InsuranceRecord | None, fallback: CertificateVersion | None) -> PersonRead:
+    """Return the patient as the insurance record names them, else as the first certificate does."""
+    source: InsuranceRecord | CertificateVersion | None = record or fallback
+    if source is None:
+        # Neither an insurance record nor a shared certificate: nothing to answer with.
+        raise NotFound("この方の保険資格が確認できませんでした（資格情報がありません）。")
+    return PersonRead(name=source.name, name_kana=source.name_kana, birth_date=source.birth_date, sex=source.sex)
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in text.split(";") if part]
+
+
+def subsidy_of(
+    state: CertificateState, priority: int, municipality: tuple[str, str], institution_code: str
+) -> SubsidyRead:
+    """Return one certificate as the eligibility result carries it."""
+    version = state.version
+    capped = version.cap_managed and version.monthly_cap is not None
+    return SubsidyRead(
+        program_code=state.program_code,
+        program_name=catalogue.program(state.program_code).name,
+        payer_number=state.certificate.payer_number,
+        recipient_number=state.certificate.recipient_number,
+        municipality_code=municipality[0],
+        municipality_name=municipality[1],
+        valid_from=version.valid_from,
+        valid_to=state.valid_to,
+        status=state.status,
+        monthly_cap=version.monthly_cap,
+        inpatient_cap=version.inpatient_cap,
+        copay_rate=version.copay_rate,
+        income_category=version.income_category,
+        cap_managed=version.cap_managed,
+        cap_used_this_month=0 if capped else None,
+        cap_remaining_this_month=version.monthly_cap if capped else None,
+        diseases=_split(version.diseases),
+        designated_institution=designated_institution(
+            state.program_code, _split(version.designated_institutions), institution_code
+        ),
+        always_reimbursement=version.always_reimbursement,
+        additional_conditions=json.loads(version.additional_conditions or "{}"),
+        priority=priority,
+        suggested_copay=None,
+        certification_name=version.certification_name,
+    )
+
+
+SNAPSHOT_FIELDS = (
+    "payer_number",
+    "recipient_number",
+    "valid_from",
+    "valid_to",
+    "status",
+    "monthly_cap",
+    "inpatient_cap",
+)
+
+
+def _snapshot(subsidy: SubsidyRead, service_date: dt.date) -> str:
+    """Return what the 一括照会 later compares: the numbers, the validity and the caps as first read."""
+    snapshot = subsidy.model_dump(mode="json", include=set(SNAPSHOT_FIELDS))
+    snapshot["service_date"] = service_date.isoformat()
+    return json.dumps(snapshot, sort_keys=True)
+
+
+def eligibility(
+    session: Session,
+    caller: Caller,
+    reception_id: int,
+    service_date: dt.date | None = None,
+    result_format: str = "json",
+    now: dt.datetime | None = None,
+) -> EligibilityResult:
+    """Return the insurance result and the consented certificates of a reception, as of a service date.
+
+    Only the institution that received the patient may read it, and only the certificates consented
+    at its reader that are still linked; the rest is absent, without a reason (the audit entry
+    names what was returned and what was withheld). The first read of each certificate is kept for
+    the monthly 一括照会.
+    """
+    now = now or utcnow()
+    reception = _reception(session, caller, reception_id)
+    on = service_date or today_in_japan(now)
+    pairs = _shared_certificates(session, [reception.id])[reception.id]
+    visible = [certificate for _, certificate in pairs if certificate.link_status == "linked"]
+    states = states_on(session, visible, on)
+    names = _organisation_names(session, (s.certificate.municipality_id for s in states))
+    subsidies = [
+        subsidy_of(state, priority, names[state.certificate.municipality_id], caller.organisation_code)
+        for priority, state in enumerate(states, 1)
+    ]
+    links = {certificate.id: link for link, certificate in pairs}
+    for state, subsidy in zip(states, subsidies, strict=True):
+        link = links[state.certificate.id]
+        if link.first_read_at is None:
+            link.first_read_at = now
+            link.first_read = _snapshot(subsidy, on)
+    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    audit.record(
+        session,
+        caller,
+        "eligibility.read",
+        "reception",
+        str(reception.id),
+        {
+            "service_date": on,
+            "format": result_format,
+            "certificates": [s.certificate.id for s in states],
+            "withheld": sorted(set(links) - {s.certificate.id for s in states}),
+        },
+    )
+    return EligibilityResult(
+        reception_id=reception.id,
+        institution_code=caller.organisation_code,
+        received_at=reception.received_at,
+        service_date=on,
+        person=_person(record, states[0].version if states else None),
+        insurance=_insurance(record),
+        subsidies=subsidies,
+    )
+
+
+# --- the CR user list and the patient link (マイナ診察券) --------------------------------------
+
+
+def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> list[ReceptionRow]:
+    records = cards.records_by_digest(session, [r.person_digest for r in receptions])
+    linked = patients.patients_by_id(session, (r.patient_id for r in receptions if r.patient_id is not None))
+    shared = _shared_counts(session, [r.id for r in receptions])
+    wanted = [
+        (record.name_kana, record.birth_date)
+        for r in receptions
+        if r.patient_id is None and (record := records.get(r.person_digest)) is not None
+    ]
+    found = patients.candidates(session, caller.organisation_id, wanted)
+    rows = []
+    for reception in receptions:
+        record = records.get(reception.person_digest)
+        patient = linked.get(reception.patient_id) if reception.patient_id is not None else None
+        matches = found.get((record.name_kana, record.birth_date), []) if record and patient is None else []
+        rows.append(
+            ReceptionRow(
+                id=reception.id,
+                received_at=reception.received_at,
+                name=record.name if record else "",
+                name_kana=record.name_kana if record else "",
+                birth_date=record.birth_date if record else None,
+                sex=record.sex if record else None,
+                insurance=_insurance(record),
+                subsidy_consent=reception.subsidy_consent,
+                shared_certificates=shared.get(reception.id, 0),
+                patient_number=patient.patient_number if patient else None,
+                link_method=reception.link_method,
+                candidates=[
+                    PatientCandidate(
+                        patient_number=m.patient_number, name=m.name, name_kana=m.name_kana, birth_date=m.birth_date
+                    )
+                    for m in matches
+                ],
+            )
+        )
+    return rows
+
+
+def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, int]:
+    if not reception_ids:
+        return {}
+    rows = session.execute(
+        select(ReceptionCertificate.reception_id, func.count())
+        .where(in_values(session, ReceptionCertificate.__table__.c.reception_id, list(reception_ids)))
+        .group_by(ReceptionCertificate.reception_id)
+    )
+    return {reception_id: count for reception_id, count in rows}
+
+
+def list_receptions(session: Session, caller: Caller, day: dt.date | None = None) -> list[ReceptionRow]:
+    """Return the day's 顔認証付きCR利用者リスト of the caller's institution, in arrival order (audited)."""
+    day = day or today_in_japan()
+    receptions = list(
+        session.scalars(
+            select(Reception)
+            .where(Reception.institution_id == caller.organisation_id, Reception.received_on == day)
+            .order_by(Reception.received_at, Reception.id)
+        )
+    )
+    rows = _rows(session, caller, receptions)
+    audit.record(
+        session,
+        caller,
+        "reception.list",
+        "reception",
+        [str(r.id) for r in receptions][:50],
+        {"date": day, "count": len(rows)},
+    )
+    return rows
+
+
+def link_patient(session: Session, caller: Caller, reception_id: int, data: PatientLink) -> ReceptionRow:
+    """Link a reception to the institution's patient registry, by an existing or a new patient number.
+
+    The person's other unlinked receptions at this institution follow, and so will their next ones
+    (automatically, at consent). A patient number tied to another person is refused.
+    """
+    reception = _reception(session, caller, reception_id)
+    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    if data.register_new:
+        if record is None:
+            raise Conflict("保険資格が確認できないため、この受付から患者を新規登録できません。")
+        facts = {"name": record.name, "name_kana": record.name_kana, "birth_date": record.birth_date, "sex": record.sex}
+        patient = patients.register_patient(session, caller.organisation_id, data.patient_number, facts)
+        method = "new"
+    else:
+        found = patients.patient_by_number(session, caller.organisation_id, data.patient_number)
+        if found is None:
+            message = (
+                f"患者番号 {data.patient_number} は患者受付登録一覧にありません。"
+                "新しい患者として登録する場合は「新規登録」を選んでください。"
+            )
+            raise NotFound(message, [FieldError("patient_number", "unknown_patient", message)])
+        patient, method = found, "staff"
+    patients.link_person(session, patient, reception.person_digest)
+    same_person = session.scalars(
+        select(Reception).where(
+            Reception.institution_id == caller.organisation_id,
+            Reception.person_digest == reception.person_digest,
+            (Reception.patient_id.is_(None)) | (Reception.id == reception.id),
+        )
+    )
+    linked = []
+    for other in same_person:
+        other.patient_id = patient.id
+        other.link_method = method if other.id == reception.id else "auto"
+        other.linked_by = caller.actor
+        linked.append(str(other.id))
+    session.flush()
+    audit.record(session, caller, "reception.link", "reception", linked, {"patient_id": patient.id, "method": method})
+    return _rows(session, caller, [reception])[0]
+
+
+# --- 一括照会: the monthly re-check before the claim ---------------------------------------------
+
+
+def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    year, number = (int(part) for part in month.split("-"))
+    first = dt.date(year, number, 1)
+    following = dt.date(year + (number == 12), number % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def _changes(before: dict[str, Any], now: SubsidyRead | None, successors: list[Certificate]) -> list[RecheckChange]:
+    if now is None:
+        return [
+            RecheckChange(
+                kind="withdrawn",
+                field="certificate",
+                before=before["recipient_number"],
+                message="自治体がこの受給者証の情報を取り下げました（確認中または削除）。",
+            )
+        ]
+    after = now.model_dump(mode="json")
+    changes = []
+    if before.get("valid_to") != after["valid_to"] or (before["status"] != "expired" and now.status == "expired"):
+        ended = after["valid_to"]
+        message = f"有効期間の終了日が {ended} になりました。" if ended else "有効期間の終了日がなくなりました。"
+        if now.status == "expired":
+            message += "受付日には有効期間外です。"
+        changes.append(
+            RecheckChange(kind="ended", field="valid_to", before=before.get("valid_to"), after=ended, message=message)
+        )
+    for field in ("monthly_cap", "inpatient_cap"):
+        if before.get(field) != after[field]:
+            label = "自己負担上限額（月額）" if field == "monthly_cap" else "入院の自己負担上限額"
+            message = f"{label}が {before.get(field)} 円から {after[field]} 円に変わりました。"
+            changes.append(
+                RecheckChange(
+                    kind="new_cap", field=field, before=before.get(field), after=after[field], message=message
+                )
+            )
+    if before.get("valid_from") != after["valid_from"]:
+        message = f"有効期間の開始日が {after['valid_from']} に変わりました。"
+        changes.append(
+            RecheckChange(
+                kind="changed",
+                field="valid_from",
+                before=before.get("valid_from"),
+                after=after["valid_from"],
+                message=message,
+            )
+        )
+    for successor in successors:
+        numbers = f"{successor.payer_number} / {successor.recipient_number}"
+        changes.append(
+            RecheckChange(
+                kind="new_number",
+                field="recipient_number",
+                before=f"{before['payer_number']} / {before['recipient_number']}",
+                after=numbers,
+                message=(
+                    f"同じ制度の新しい受給者証（公費負担者番号 / 受給者番号 {numbers}）が登録されています。"
+                    "請求には新しい番号を使ってください。"
+                ),
+            )
+        )
+    return changes
+
+
+def _successors(session: Session, digests: Sequence[str]) -> dict[tuple[str, int], list[Certificate]]:
+    """Return the linked certificates of these people by (person, program), for the new-number check."""
+    found: dict[tuple[str, int], list[Certificate]] = defaultdict(list)
+    if digests:
+        query = select(Certificate).where(
+            in_values(session, Certificate.__table__.c.person_digest, list(digests)),
+            Certificate.link_status == "linked",
+        )
+        for certificate in session.scalars(query):
+            found[(certificate.person_digest, certificate.program_id)].append(certificate)
+    return found
+
+
+@dataclass
+class _Recheck:
+    """The month's data, loaded in bulk once."""
+
+    receptions: dict[int, Reception]
+    shared: dict[int, list[tuple[ReceptionCertificate, Certificate]]]
+    versions: dict[int, list[CertificateVersion]]
+    programs: dict[int, str]
+    municipalities: dict[int, tuple[str, str]]
+    others: dict[tuple[str, int], list[Certificate]]
+
+
+def _load_month(session: Session, caller: Caller, first: dt.date, last: dt.date) -> _Recheck:
+    receptions = {
+        r.id: r
+        for r in session.scalars(
+            select(Reception).where(
+                Reception.institution_id == caller.organisation_id,
+                Reception.received_on >= first,
+                Reception.received_on <= last,
+                Reception.subsidy_consent != "none",
+            )
+        )
+    }
+    shared = _shared_certificates(session, list(receptions))
+    others = _successors(session, sorted({r.person_digest for r in receptions.values()}))
+    certificates = {c.id: c for pairs in shared.values() for _, c in pairs}
+    certificates |= {c.id: c for group in others.values() for c in group}
+    return _Recheck(
+        receptions=receptions,
+        shared=shared,
+        versions=_versions_of(session, list(certificates)),
+        programs=_program_codes(session, (c.program_id for c in certificates.values())),
+        municipalities=_organisation_names(session, (c.municipality_id for c in certificates.values())),
+        others=others,
+    )
+
+
+def recheck(session: Session, caller: Caller, month: str) -> RecheckReport:
+    """Re-check every reception of the month that still has consent: what changed since first read (一括照会).
+
+    Each consented certificate is taken again as of the service date of its first read and compared
+    with what the institution received then: ended, a new cap, a withdrawn certificate, and a new
+    certificate of the same program for the same person (a new number at renewal). A new certificate
+    the municipality marked not to disclose is never reported here: it reaches an institution only
+    through the patient's own card session. Certificates never read are skipped (their first read
+    will already be current).
+    """
+    first, last = _month_bounds(month)
+    data = _load_month(session, caller, first, last)
+    items: list[RecheckItem] = []
+    checked = 0
+    for reception_id, pairs in sorted(data.shared.items()):
+        reception = data.receptions[reception_id]
+        consented = {c.id for _, c in pairs}
+        for link, certificate in pairs:
+            if link.first_read is None or link.first_read_at is None:
+                continue
+            checked += 1
+            before = json.loads(link.first_read)
+            on = dt.date.fromisoformat(before["service_date"])
+            now = None
+            if certificate.link_status == "linked" and data.versions[certificate.id]:
+                state = state_of(certificate, data.versions[certificate.id], data.programs[certificate.program_id], on)
+                municipality = data.municipalities[certificate.municipality_id]
+                now = subsidy_of(state, 0, municipality, caller.organisation_code)
+            successors = [
+                other
+                for other in data.others[(certificate.person_digest, certificate.program_id)]
+                if other.id not in consented
+                and _disclosed_and_valid(data, other, on)
+                and (now is None or now.status == "expired" or other.created_at > link.first_read_at)
+            ]
+            changes = _changes(before, now, successors)
+            if changes:
+                items.append(
+                    RecheckItem(
+                        reception_id=reception_id,
+                        received_on=reception.received_on,
+                        patient_number=None,
+                        program_code=data.programs[certificate.program_id],
+                        payer_number=certificate.payer_number,
+                        recipient_number=certificate.recipient_number,
+                        changes=changes,
+                    )
+                )
+    numbers = patients.patients_by_id(session, (r.patient_id for r in data.receptions.values() if r.patient_id))
+    for item in items:
+        patient_id = data.receptions[item.reception_id].patient_id
+        item.patient_number = numbers[patient_id].patient_number if patient_id in numbers else None
+    audit.record(
+        session,
+        caller,
+        "eligibility.recheck",
+        "reception",
+        [str(i) for i in sorted(data.shared)][:50],
+        {"month": month, "receptions": len(data.shared), "certificates": checked, "changed": len(items)},
+    )
+    return RecheckReport(
+        month=month, receptions_checked=len(data.shared), certificates_checked=checked, changed=len(items), items=items
+    )
+
+
+def _disclosed_and_valid(data: _Recheck, certificate: Certificate, on: dt.date) -> bool:
+    history = data.versions.get(certificate.id)
+    if not history:
+        return False
+    state = state_of(certificate, history, data.programs[certificate.program_id], on)
+    return state.status == "valid" and not state.version.not_disclosed

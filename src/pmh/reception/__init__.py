@@ -1,0 +1,1 @@
+"""The patient registry and the CR user list linking (マイナ診察券)."""

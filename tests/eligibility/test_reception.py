@@ -1,0 +1,130 @@
+"""マイナ診察券: the CR user list, the patient registry import and the patient-number link."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests import factories as f
+from tests.eligibility import world as w
+
+REGISTRY = (
+    "patient_number,name,name_kana,birth_date,sex\n"
+    "P-0001,佐藤 花子,サトウ ハナコ,2015-06-01,2\n"
+    "P-0002,佐藤 花子,ｻﾄｳ ﾊﾅｺ,平成27年6月1日,女\n"
+    "P-0003,鈴木 次郎,スズキ ジロウ,1980-01-01,1\n"
+)
+
+
+@pytest.fixture
+def world(db_session: Session, client: TestClient) -> w.World:
+    return w.build(db_session, client)
+
+
+def _import(world: w.World, text: str, encoding: str = "utf-8") -> dict[str, object]:
+    response = world.client.post(
+        "/api/v1/patients", files={"file": ("patients.csv", text.encode(encoding), "text/csv")}, headers=world.clinic()
+    )
+    return {"status": response.status_code, **response.json()}
+
+
+def _list(world: w.World, key: str | None = None) -> list[dict[str, object]]:
+    response = world.client.get(
+        "/api/v1/receptions", params={"date": w.TODAY.isoformat()}, headers=f.bearer(key or world.clinic_key)
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def _link(world: w.World, reception_id: int, number: str, new: bool = False) -> dict[str, object]:
+    response = world.client.put(
+        f"/api/v1/receptions/{reception_id}/patient",
+        json={"patient_number": number, "register_new": new},
+        headers=world.clinic(),
+    )
+    return {"status": response.status_code, **response.json()}
+
+
+def test_registry_import_reads_cp932_halfwidth_kana_and_wareki(world: w.World) -> None:
+    result = _import(world, REGISTRY, "cp932")
+    assert result == {"status": 201, "added": 3, "updated": 0}
+    again = _import(world, REGISTRY)
+    assert again == {"status": 201, "added": 0, "updated": 3}
+    listed = world.client.get("/api/v1/patients", params={"q": "サトウ"}, headers=world.clinic()).json()
+    assert [p["patient_number"] for p in listed] == ["P-0001", "P-0002"]
+    assert listed[1]["name_kana"] == "サトウ ハナコ" and listed[1]["birth_date"] == "2015-06-01"
+
+
+def test_registry_import_with_errors_names_row_and_field_and_writes_nothing(world: w.World) -> None:
+    bad = REGISTRY + "P-0004,山田,yamada,2000-13-01,3\nP-0001,重複,ジュウフク,2000-01-01,1\n"
+    result = _import(world, bad)
+    assert result["status"] == 422
+    problems = {(e["row"], e["field"]) for e in result["errors"]}  # type: ignore[union-attr]
+    assert problems == {(4, "name_kana"), (4, "birth_date"), (4, "sex"), (5, "patient_number")}
+    assert world.client.get("/api/v1/patients", headers=world.clinic()).json() == []
+
+
+def test_list_shows_the_day_with_candidates_and_links_by_staff_then_automatically(world: w.World) -> None:
+    _import(world, REGISTRY)
+    first = world.receive("none")
+    rows = _list(world)
+    assert [r["id"] for r in rows] == [first]
+    row = rows[0]
+    assert row["name"] == "佐藤 花子" and row["patient_number"] is None
+    assert row["insurance"]["insurer_number"] == "33120015"  # type: ignore[index]
+    assert [c["patient_number"] for c in row["candidates"]] == ["P-0001", "P-0002"]  # type: ignore[union-attr]
+    linked = _link(world, first, "P-0002")
+    assert linked["status"] == 200 and linked["patient_number"] == "P-0002" and linked["link_method"] == "staff"
+    second = world.receive("all")
+    rows = _list(world)
+    assert rows[1]["id"] == second and rows[1]["patient_number"] == "P-0002" and rows[1]["link_method"] == "auto"
+    assert rows[1]["shared_certificates"] == 4 and rows[1]["candidates"] == []
+
+
+def test_register_new_patient_number_from_the_reception(world: w.World) -> None:
+    reception_id = world.receive("all")
+    created = _link(world, reception_id, "9001", new=True)
+    assert created["status"] == 200 and created["link_method"] == "new"
+    listed = world.client.get("/api/v1/patients", params={"q": "9001"}, headers=world.clinic()).json()
+    assert listed == [
+        {
+            "patient_number": "9001",
+            "name": "佐藤 花子",
+            "name_kana": "サトウ ハナコ",
+            "birth_date": "2015-06-01",
+            "sex": 2,
+            "linked": True,
+        }
+    ]
+    assert _link(world, reception_id, "9001", new=True)["status"] == 409
+
+
+def test_unknown_number_and_a_number_of_another_person_are_refused(world: w.World) -> None:
+    _import(world, REGISTRY)
+    reception_id = world.receive("none")
+    unknown = _link(world, reception_id, "P-9999")
+    assert unknown["status"] == 404 and unknown["errors"][0]["field"] == "patient_number"  # type: ignore[index]
+    from pmh.cards import service as cards
+
+    card = cards.issue_card(world.session, w.OTHER_PERSON, "1357")
+    session = world.client.post(
+        "/api/v1/card-sessions", json={"card_serial": card.card_serial, "auth": "face"}, headers=world.reader()
+    ).json()
+    other = world.client.post(
+        f"/api/v1/card-sessions/{session['id']}/consent", json={"subsidy": "none"}, headers=world.reader()
+    )
+    assert _link(world, other.json()["reception_id"], "P-0003")["status"] == 200
+    assert _link(world, reception_id, "P-0003")["status"] == 409
+
+
+def test_lists_and_links_are_scoped_to_the_institution(world: w.World) -> None:
+    reception_id = world.receive("none")
+    assert _list(world, world.other_clinic_key) == []
+    refused = world.client.put(
+        f"/api/v1/receptions/{reception_id}/patient",
+        json={"patient_number": "1", "register_new": True},
+        headers=f.bearer(world.other_clinic_key),
+    )
+    assert refused.status_code == 404
+    assert world.client.get("/api/v1/receptions", headers=world.reader()).status_code == 403
