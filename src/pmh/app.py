@@ -24,8 +24,10 @@ from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.codes import api as codes_api
 from pmh.eligibility import api as eligibility_api
+from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
 from pmh.reception import api as reception_api
+from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
@@ -177,7 +179,7 @@ def create_app() -> FastAPI:
     )
     for area_api in (auth_api, audit_api, codes_api, registry_api, eligibility_api, reception_api):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages):
+    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages, eligibility_pages, reception_pages):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)

@@ -38,9 +38,11 @@ def seed_and_report(recipients: int = DEFAULT_RECIPIENTS) -> DemoCredentials | N
                 credentials.imports.append(
                     {"municipality": code, "accepted": result.accepted, "held_for_review": result.held_for_review}
                 )
+            credentials.cards = service.seed_cards(session)
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"staff": credentials.staff, "keys": credentials.keys}, ensure_ascii=False, indent=2))
+    kept = {"staff": credentials.staff, "keys": credentials.keys, "cards": credentials.cards}
+    path.write_text(json.dumps(kept, ensure_ascii=False, indent=2))
     path.chmod(0o600)
     return credentials
 
@@ -58,6 +60,14 @@ def print_credentials(credentials: DemoCredentials) -> None:
             f"[bold]受給者証[/bold] {result['municipality']}: {result['accepted']} 件"
             f"（うち紐づけ確認待ち {result['held_for_review']} 件）"
         )
+    if credentials.cards:
+        stdout.print("[bold]デモ用マイナンバーカード[/bold]（受付端末 /kiosk でカード番号と暗証番号を入力）")
+    for card in credentials.cards:
+        stdout.print(
+            f"  {card['name']}: カード {card['card_serial']}  暗証番号 {card['pin']}"
+            f"（受給者証 {card['certificates']} 件）",
+            highlight=False,
+        )
     stdout.print(f"この情報は {credentials_path()} にも保存しました。")
 
 
@@ -71,7 +81,14 @@ def seed(
     if credentials is None:
         fail(f"デモデータは作成済みです（{credentials_path()}）。", code=0)
     if as_json:
-        print_json({"staff": credentials.staff, "keys": credentials.keys, "imports": credentials.imports})
+        print_json(
+            {
+                "staff": credentials.staff,
+                "keys": credentials.keys,
+                "imports": credentials.imports,
+                "cards": credentials.cards,
+            }
+        )
     else:
         print_credentials(credentials)
 

@@ -12,6 +12,8 @@ from pmh.auth import service as auth
 from pmh.auth.models import Organisation, StaffUser
 from pmh.auth.schemas import Caller, Role
 from pmh.cards import service as cards
+from pmh.codes.checkdigits import my_number_check_digit
+from pmh.reception import service as reception
 from pmh.reference import catalogue
 from pmh.registry import importer
 from pmh.registry import service as registry
@@ -37,6 +39,7 @@ class DemoCredentials:
     staff: list[dict[str, str]] = field(default_factory=list)
     keys: list[dict[str, str]] = field(default_factory=list)
     imports: list[dict[str, object]] = field(default_factory=list)
+    cards: list[dict[str, object]] = field(default_factory=list)
 
 
 def is_seeded(session: Session) -> bool:
@@ -115,3 +118,76 @@ def seed_recipients(session: Session, recipients: int, seed: int = 2026) -> dict
             filename="demo.csv",
         )
     return results
+
+
+# --- the patients of the reader demo: known people with known cards ---------------------------
+
+DEMO_INSURANCE_HEADER = ",".join(cards.INSURANCE_COLUMNS)
+# (my number without check digit, name, kana, birth date, sex, PIN, certificates as (municipality, payer,
+# recipient, extra columns)). Recipient numbers carry their check digit.
+DEMO_PATIENTS = (
+    (
+        "90000000001",
+        "デモ 花子",
+        "デモ ハナコ",
+        "2014-05-05",
+        2,
+        "1234",
+        (
+            ("130001", "54136015", "9000019", {"monthly_cap": "5000", "cap_managed": "1", "copay_rate": "20"}),
+            ("132012", "88138243", "9000027", {"copay_rate": "0"}),
+            ("132012", "81136244", "9000035", {}),
+        ),
+    ),
+    ("90000000002", "デモ 太郎", "デモ タロウ", "2016-10-10", 1, "5678", (("132012", "88138243", "9000043", {}),)),
+)
+DEMO_CLINIC_PATIENTS = (
+    "patient_number,name,name_kana,birth_date,sex\n"
+    "00101,デモ 花子,デモ ハナコ,2014-05-05,2\n"
+    "00102,見本 一郎,ミホン イチロウ,1970-01-01,1\n"
+    "00103,見本 和子,ミホン カズコ,1975-03-03,2\n"
+)
+
+
+def _demo_my_number(eleven: str) -> str:
+    return eleven + str(my_number_check_digit(eleven))
+
+
+def seed_cards(session: Session) -> list[dict[str, object]]:
+    """Register the reader demo's patients, their certificates and test cards, and the clinic's patient list.
+
+    Returns what the demo prints: each card's serial and PIN with its holder and certificates.
+    """
+    issued: list[dict[str, object]] = []
+    rows: dict[str, list[str]] = {}
+    insurance = [DEMO_INSURANCE_HEADER]
+    for eleven, name, kana, birth, sex, pin, certificates in DEMO_PATIENTS:
+        my_number = _demo_my_number(eleven)
+        insurance.append(f"{my_number},33120015,デモ,{eleven[-4:]},00,{name},{kana},{birth},{sex},30,2020-04-01,")
+        for code, payer, recipient, extra in certificates:
+            values = [payer, recipient, my_number, name, kana, birth, str(sex), "2026-04-01"]
+            values += [extra.get(column, "") for column in ("monthly_cap", "cap_managed", "copay_rate")]
+            rows.setdefault(code, []).append("1," + ",".join(values))
+        card = cards.issue_card(session, my_number, pin)
+        issued.append({"card_serial": card.card_serial, "pin": pin, "name": name, "certificates": len(certificates)})
+    cards.import_insurance_records(session, io.StringIO("\n".join(insurance) + "\n"))
+    header = (
+        "op,payer_number,recipient_number,my_number,name,name_kana,birth_date,sex,valid_from,"
+        "monthly_cap,cap_managed,copay_rate"
+    )
+    for code, lines in rows.items():
+        organisation = auth.ensure_organisation(session, code)
+        caller = Caller(organisation.id, organisation.code, organisation.name, "municipality", "municipality", "demo")
+        data = io.BytesIO(("\n".join([header, *lines]) + "\n").encode("utf-8"))
+        importer.run_import(
+            session,
+            caller,
+            importer.file_reader(data),
+            digest=importer.content_digest(data),
+            source="cli",
+            filename="demo-cards.csv",
+        )
+    clinic = auth.get_organisation(session, DEMO_CLINIC_CODE)
+    clinic_caller = Caller(clinic.id, clinic.code, clinic.name, "institution", "institution", "demo")
+    reception.import_patients(session, clinic_caller, DEMO_CLINIC_PATIENTS.encode("utf-8"))
+    return issued

@@ -64,7 +64,7 @@ def list_receptions(
                 "application/xml": {"schema": {"type": "string"}},
                 "application/fhir+json": {"schema": {"type": "object"}},
             },
-            "description": "format=json（既定）・orca は JSON、xml は docs/eligibility.xsd に従う XML、fhir は FHIR R4 Bundle",
+            "description": "json（既定）・orca は JSON、xml は docs/eligibility.xsd の XML、fhir は FHIR R4 Bundle",
         }
     },
 )

@@ -522,6 +522,13 @@ def list_receptions(session: Session, caller: Caller, day: dt.date | None = None
     return rows
 
 
+def reception_row(session: Session, caller: Caller, reception_id: int) -> ReceptionRow:
+    """Return one row of the CR user list (audited)."""
+    reception = _reception(session, caller, reception_id)
+    audit.record(session, caller, "reception.read", "reception", str(reception.id))
+    return _rows(session, caller, [reception])[0]
+
+
 def link_patient(session: Session, caller: Caller, reception_id: int, data: PatientLink) -> ReceptionRow:
     """Link a reception to the institution's patient registry, by an existing or a new patient number.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def _template_dirs() -> list[str]:
 
 environment = Environment(loader=FileSystemLoader(_template_dirs()), autoescape=select_autoescape(["html"]))
 environment.globals["role_labels"] = ROLE_LABELS
+environment.globals["jst"] = dt.timezone(dt.timedelta(hours=9), "JST")  # pages show times as in Japan
 templates = Jinja2Templates(env=environment)
 
 

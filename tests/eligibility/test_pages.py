@@ -1,0 +1,162 @@
+"""The kiosk consent screens and the reception desk in headless Chromium, against the live demo hub.
+
+One signed-in page serves the whole module: a TOTP code is accepted once only, and a clinic's
+kiosk and reception desk are the same staff session in practice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser import ARTEFACTS, sign_in
+from tests.live import LiveHub, serve_demo
+
+# The tests build on each other (the desk lists the kiosk's receptions): one worker runs them all, in order.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("reception-pages")]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    with serve_demo(tmp_path_factory.mktemp("reception-pages") / "var") as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def clinic(hub: LiveHub, browser: Any) -> Iterator[Any]:
+    page = sign_in(browser, hub, "demo-clinic")
+    yield page
+    page.close()
+
+
+def _card(hub: LiveHub, name: str) -> dict[str, Any]:
+    return dict(next(c for c in hub.credentials()["cards"] if c["name"] == name))
+
+
+def _place(page: Any, hub: LiveHub, card: dict[str, Any], pin: str | None = None) -> None:
+    page.goto(f"{hub.base_url}/kiosk")
+    page.get_by_label("カード（読み取り結果）").fill(card["card_serial"])
+    page.get_by_label("暗証番号", exact=True).check()
+    page.get_by_label("暗証番号（数字4桁・暗証番号を選んだとき）").fill(pin or card["pin"])
+    page.get_by_role("button", name="本人確認する").click()
+
+
+def _eligibility(hub: LiveHub, reception_id: str) -> dict[str, Any]:
+    key = next(
+        k["key"] for k in hub.credentials()["keys"] if k["role"] == "institution" and k["name"] == "デモ内科クリニック"
+    )
+    response = httpx.get(
+        f"{hub.base_url}/api/v1/receptions/{reception_id}/eligibility", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_kiosk_consent_all(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    _place(clinic, hub, _card(hub, "デモ 花子"))
+    expect(clinic.get_by_test_id("kiosk-question")).to_have_text(
+        "以下の医療費助成受給者証があります。情報を提供しますか。"
+    )
+    offered = clinic.get_by_test_id("kiosk-certificates")
+    expect(offered.locator("li")).to_have_count(3)
+    expect(offered).to_contain_text("特定医療費（指定難病）")
+    expect(offered).not_to_contain_text("54136015")  # names only on the reader, never numbers
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-consent.png"), full_page=True)
+    clinic.get_by_role("button", name="すべて提供する").click()
+    expect(clinic.get_by_test_id("kiosk-result")).to_contain_text("3 件の情報を提供しました")
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-done-all.png"), full_page=True)
+    result = _eligibility(hub, clinic.get_by_test_id("reception-id").inner_text())
+    assert [s["payer_number"] for s in result["subsidies"]] == ["54136015", "81136244", "88138243"]
+
+
+def test_kiosk_consent_some(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    _place(clinic, hub, _card(hub, "デモ 花子"))
+    clinic.get_by_test_id("kiosk-select").locator("summary").click()
+    submit = clinic.get_by_role("button", name="選んだ受給者証を提供する")
+    expect(submit).to_be_disabled()
+    clinic.get_by_label("ひとり親家庭医療費助成（地単）（八王子市）").check()
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-select.png"), full_page=True)
+    submit.click()
+    expect(clinic.get_by_test_id("kiosk-result")).to_contain_text("1 件の情報を提供しました")
+    result = _eligibility(hub, clinic.get_by_test_id("reception-id").inner_text())
+    assert [s["program_code"] for s in result["subsidies"]] == ["hitorioya"]
+
+
+def test_kiosk_wrong_pin_then_consent_none(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    card = _card(hub, "デモ 太郎")
+    _place(clinic, hub, card, pin="0000")
+    expect(clinic.get_by_test_id("kiosk-error")).to_contain_text("あと2回")
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-wrong-pin.png"), full_page=True)
+    _place(clinic, hub, card)
+    expect(clinic.get_by_test_id("kiosk-certificates").locator("li")).to_have_count(1)
+    expect(clinic.get_by_role("button", name="提供する", exact=True)).to_be_visible()
+    clinic.get_by_role("button", name="提供しない").click()
+    expect(clinic.get_by_test_id("kiosk-result")).to_contain_text("医療費助成の情報は提供していません")
+    result = _eligibility(hub, clinic.get_by_test_id("reception-id").inner_text())
+    assert result["subsidies"] == [] and result["person"]["name"] == "デモ 太郎"
+
+
+def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/reception")
+    table = clinic.get_by_test_id("reception-table")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    clinic.screenshot(path=str(ARTEFACTS / "reception-desk-before.png"), full_page=True)
+    hanako = table.locator("tbody tr").nth(0)
+    hanako.get_by_test_id("candidate-00101").click()
+    expect(table.locator("tbody tr").nth(0).get_by_test_id("patient-number")).to_have_text("00101")
+    # The second reception of the same person followed the link.
+    clinic.reload()
+    expect(table.locator("tbody tr").nth(1).get_by_test_id("patient-number")).to_have_text("00101")
+    taro = table.locator("tbody tr").nth(2)
+    taro.get_by_label("患者番号").fill("00999")
+    taro.get_by_label("新規登録").check()
+    taro.get_by_role("button", name="紐づける").click()
+    expect(table.locator("tbody tr").nth(2).get_by_test_id("patient-number")).to_have_text("00999")
+    clinic.screenshot(path=str(ARTEFACTS / "reception-desk-linked.png"), full_page=True)
+
+    _place(clinic, hub, _card(hub, "デモ 花子"))
+    clinic.get_by_role("button", name="提供しない").click()
+    clinic.goto(f"{hub.base_url}/reception")
+    last = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(3)
+    expect(last.get_by_test_id("patient-number")).to_have_text("00101")
+    expect(last).to_contain_text("自動で紐づけ")
+
+    clinic.goto(f"{hub.base_url}/reception")
+    clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0).get_by_role("link", name="表示").click()
+    expect(clinic.get_by_test_id("subsidies")).to_contain_text("第1公費")
+    expect(clinic.get_by_test_id("subsidies")).to_contain_text("9000019")
+    clinic.screenshot(path=str(ARTEFACTS / "reception-eligibility.png"), full_page=True)
+    with clinic.expect_download() as download:
+        clinic.get_by_test_id("download-xml").click()
+    assert b"9000019" in Path(download.value.path()).read_bytes()
+
+
+def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clinic: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    bad = tmp_path / "patients.csv"
+    bad.write_bytes(
+        "patient_number,name,name_kana,birth_date,sex\n00201,見本 三郎,みほん,1990-02-30,1\n".encode("cp932")
+    )
+    clinic.goto(f"{hub.base_url}/reception/patients")
+    clinic.get_by_label("ファイル").set_input_files(str(bad))
+    clinic.get_by_role("button", name="取り込む").click()
+    expect(clinic.get_by_test_id("patients-error")).to_contain_text("birth_date")
+    expect(clinic.get_by_test_id("patients-error")).to_contain_text("何も取り込んでいません")
+    good = tmp_path / "good.csv"
+    good.write_text("patient_number,name,name_kana,birth_date,sex\n00201,見本 三郎,ミホン サブロウ,1990-02-28,1\n")
+    clinic.get_by_label("ファイル").set_input_files(str(good))
+    clinic.get_by_role("button", name="取り込む").click()
+    expect(clinic.get_by_test_id("patients-result")).to_contain_text("追加 1 件")
