@@ -118,7 +118,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reception_certificates_certificate_id"), ["certificate_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("reception_certificates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reception_certificates_certificate_id"))
