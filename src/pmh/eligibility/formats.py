@@ -1,0 +1,442 @@
+"""The eligibility result's output formats: json, xml, fhir and orca (interfaces.md §2, docs/eligibility-formats.md).
+
+Pure functions of an :class:`EligibilityResult`: no database, no clock, no randomness, so the same
+reception always renders to the same bytes (the FHIR ids are name-based UUIDs of the reception).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from pmh.eligibility.schemas import EligibilityResult, InsuranceRead, SubsidyRead
+
+XML_NAMESPACE = "urn:pmh:eligibility:1"
+"""Target namespace of ``docs/eligibility.xsd``; a breaking change to the XML gets a new number."""
+
+ORCA_MAX_PUBLIC_INSURANCES = 4
+"""ORCA's patient API takes at most four 公費 per insurance (公費情報（繰り返し 4）)."""
+
+ORCA_OPEN_END = "9999-12-31"
+"""How ORCA writes an open-ended 終了年月日 (it stores 99999999)."""
+
+ORCA_NAME_LENGTH = 20
+"""ORCA's 公費の制度名称 holds 20 characters."""
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "xml": "application/xml",
+    "fhir": "application/fhir+json",
+    "orca": "application/json",
+}
+
+# Identifier and code systems. The urn:oid ones are the MHLW/JAHIS OIDs that JP Core and the
+# 電子処方箋 FHIR profiles use; the urn:pmh ones are pmh's own, listed in docs/eligibility-formats.md.
+OID_INSURER_NUMBER = "urn:oid:1.2.392.100495.20.3.61"  # 保険者番号
+OID_PAYER_NUMBER = "urn:oid:1.2.392.100495.20.3.71"  # 公費負担者番号
+OID_INSURANCE_CATEGORY = "urn:oid:1.2.392.100495.20.2.61"  # 保険種別コード (1 医保, 2 国保, 7 後期高齢者, 8 公費)
+PMH_PROGRAM_SYSTEM = "urn:pmh:fhir:program"  # pmh's program code (programs.csv)
+PMH_RECEPTION_SYSTEM = "urn:pmh:reception"
+PMH_INSTITUTION_SYSTEM = "urn:pmh:institution"  # 医療機関コード (10 digits)
+PMH_COPAY_TYPE_SYSTEM = "urn:pmh:fhir:copay-type"
+PMH_EXTENSION_BASE = "urn:pmh:fhir:StructureDefinition:"
+HL7_COPAY_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-copay-type"
+HL7_NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
+JP_CORE_EXTENSION_BASE = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
+UCUM = "http://unitsofmeasure.org"
+
+_FHIR_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:pmh:eligibility:fhir")
+_NAME_SEPARATOR = re.compile(r"[ \u3000]+")
+_XML_LIST_ITEMS = {"subsidies": "subsidy", "diseases": "disease"}
+
+
+def render(result: EligibilityResult, fmt: str) -> tuple[bytes, str]:
+    """Return the result in one of the formats ``json``, ``xml``, ``fhir``, ``orca`` and its media type."""
+    if fmt == "json":
+        body = result.model_dump_json().encode()
+    elif fmt == "xml":
+        body = to_xml(result)
+    elif fmt == "fhir":
+        body = _json_bytes(to_fhir(result))
+    elif fmt == "orca":
+        body = _json_bytes(to_orca(result))
+    else:
+        raise ValueError(f"unknown eligibility format: {fmt!r} (json, xml, fhir, orca)")
+    return body, MEDIA_TYPES[fmt]
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --- FHIR R4 (built and validated with fhir.resources' R4B models) ---------------------------------
+
+
+def to_fhir(result: EligibilityResult) -> dict[str, Any]:
+    """Return a FHIR R4 ``collection`` Bundle: Patient, one Coverage per insurance and per certificate, the response.
+
+    Built with ``fhir.resources.R4B`` (FHIR 4.3): Patient, Coverage, CoverageEligibilityResponse and Bundle
+    are unchanged between R4 and R4B in every element used here, so the JSON is valid R4.
+    """
+    patient_url = _urn(result, "patient")
+    entries: list[dict[str, Any]] = [{"fullUrl": patient_url, "resource": _fhir_patient(result)}]
+    inforce: list[tuple[str, bool]] = []
+    if result.insurance is not None:
+        url = _urn(result, "insurance")
+        coverage, in_force = _fhir_insurance_coverage(result.insurance, result.service_date, patient_url)
+        entries.append({"fullUrl": url, "resource": coverage})
+        inforce.append((url, in_force))
+    for subsidy in _by_priority(result.subsidies):
+        url = _urn(result, f"subsidy/{subsidy.payer_number}/{subsidy.recipient_number}")
+        entries.append({"fullUrl": url, "resource": _fhir_subsidy_coverage(subsidy, patient_url)})
+        inforce.append((url, subsidy.status == "valid"))
+    entries.append({"fullUrl": _urn(result, "response"), "resource": _fhir_response(result, patient_url, inforce)})
+    bundle = Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid5(_FHIR_ID_NAMESPACE, f"{result.institution_code}/{result.reception_id}/bundle")),
+            "type": "collection",
+            "timestamp": _aware(result.received_at).isoformat(),
+            "entry": _prune(entries),
+        }
+    )
+    return bundle.model_dump(mode="json")
+
+
+def _prune(value: Any) -> Any:
+    """Drop empty strings, lists and objects: FHIR forbids them (an empty 記号 or 枝番 is simply absent)."""
+    if isinstance(value, dict):
+        pruned = {key: _prune(item) for key, item in value.items()}
+        return {key: item for key, item in pruned.items() if item not in ("", [], {})}
+    if isinstance(value, list):
+        return [item for item in (_prune(element) for element in value) if item not in ("", [], {})]
+    return value
+
+
+def _urn(result: EligibilityResult, part: str) -> str:
+    name = f"{result.institution_code}/{result.reception_id}/{part}"
+    return f"urn:uuid:{uuid.uuid5(_FHIR_ID_NAMESPACE, name)}"
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # FHIR requires a zone on a dateTime with a time; pmh stores aware UTC, a naive value is UTC too.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _by_priority(subsidies: list[SubsidyRead]) -> list[SubsidyRead]:
+    return sorted(subsidies, key=lambda s: s.priority)
+
+
+def _fhir_name(text: str, representation: str) -> dict[str, Any]:
+    """A JP Core HumanName: IDE for the kanji name, SYL for the kana name; family and given when spaced."""
+    name: dict[str, Any] = {
+        "extension": [{"url": HL7_NAME_REPRESENTATION, "valueCode": representation}],
+        "use": "official",
+        "text": text,
+    }
+    parts = _NAME_SEPARATOR.split(text.strip())
+    if len(parts) >= 2 and all(parts):
+        name["family"] = parts[0]
+        name["given"] = parts[1:]
+    return name
+
+
+def _fhir_patient(result: EligibilityResult) -> dict[str, Any]:
+    person = result.person
+    return {
+        "resourceType": "Patient",
+        "name": [_fhir_name(person.name, "IDE"), _fhir_name(person.name_kana, "SYL")],
+        "gender": {1: "male", 2: "female"}.get(person.sex, "unknown"),
+        "birthDate": person.birth_date.isoformat(),
+    }
+
+
+def _period(start: dt.date | None, end: dt.date | None) -> dict[str, str]:
+    period = {}
+    if start is not None:
+        period["start"] = start.isoformat()
+    if end is not None:
+        period["end"] = end.isoformat()
+    return period
+
+
+def _insurance_category(insurer_number: str) -> tuple[str, str]:
+    """保険種別 from the 保険者番号: 6 digits or 67 (退職者) is 国保, 39 is 後期高齢者, the rest 医保."""
+    if len(insurer_number) == 6 or insurer_number.startswith("67"):
+        return "2", "国保"
+    if len(insurer_number) == 8 and insurer_number.startswith("39"):
+        return "7", "後期高齢者"
+    return "1", "医保"
+
+
+def _copay_rate(rate: int) -> dict[str, Any]:
+    return {
+        "type": {
+            "coding": [{"system": HL7_COPAY_TYPE_SYSTEM, "code": "copaypct", "display": "Copay Percentage"}],
+            "text": "負担割合",
+        },
+        "valueQuantity": {"value": rate, "unit": "%", "system": UCUM, "code": "%"},
+    }
+
+
+def _fhir_insurance_coverage(
+    insurance: InsuranceRead, service_date: dt.date, patient_url: str
+) -> tuple[dict[str, Any], bool]:
+    in_force = (insurance.valid_from is None or insurance.valid_from <= service_date) and (
+        insurance.valid_to is None or service_date <= insurance.valid_to
+    )
+    code, display = _insurance_category(insurance.insurer_number)
+    subscriber = [insurance.symbol, insurance.number] + ([insurance.branch] if insurance.branch else [])
+    extension = [
+        {"url": JP_CORE_EXTENSION_BASE + "JP_Coverage_InsuredPersonSymbol", "valueString": insurance.symbol},
+        {"url": JP_CORE_EXTENSION_BASE + "JP_Coverage_InsuredPersonNumber", "valueString": insurance.number},
+    ]
+    if insurance.branch:
+        extension.append(
+            {"url": JP_CORE_EXTENSION_BASE + "JP_Coverage_InsuredPersonSubNumber", "valueString": insurance.branch}
+        )
+    coverage: dict[str, Any] = {
+        "resourceType": "Coverage",
+        "extension": extension,
+        "status": "active" if in_force else "cancelled",
+        "type": {"coding": [{"system": OID_INSURANCE_CATEGORY, "code": code, "display": display}]},
+        "subscriberId": ":".join(subscriber),
+        "beneficiary": {"reference": patient_url},
+        "payor": [
+            {
+                "type": "Organization",
+                "identifier": {"system": OID_INSURER_NUMBER, "value": insurance.insurer_number},
+                "display": f"保険者番号 {insurance.insurer_number}",
+            }
+        ],
+    }
+    period = _period(insurance.valid_from, insurance.valid_to)
+    if period:
+        coverage["period"] = period
+    if insurance.copay_rate is not None:
+        coverage["costToBeneficiary"] = [_copay_rate(insurance.copay_rate)]
+    return coverage, in_force
+
+
+def _cap(code: str, text: str, amount: int) -> dict[str, Any]:
+    return {
+        "type": {
+            "coding": [
+                {"system": HL7_COPAY_TYPE_SYSTEM, "code": "maxoutofpocket", "display": "Maximum out of pocket"},
+                {"system": PMH_COPAY_TYPE_SYSTEM, "code": code, "display": text},
+            ],
+            "text": text,
+        },
+        "valueMoney": {"value": amount, "currency": "JPY"},
+    }
+
+
+def _fhir_subsidy_coverage(subsidy: SubsidyRead, patient_url: str) -> dict[str, Any]:
+    extension: list[dict[str, Any]] = [
+        {"url": PMH_EXTENSION_BASE + "always-reimbursement", "valueBoolean": subsidy.always_reimbursement}
+    ]
+    if subsidy.designated_institution is not None:
+        extension.append(
+            {"url": PMH_EXTENSION_BASE + "designated-institution", "valueBoolean": subsidy.designated_institution}
+        )
+    if subsidy.cap_remaining_this_month is not None:
+        extension.append(
+            {
+                "url": PMH_EXTENSION_BASE + "cap-remaining-this-month",
+                "valueMoney": {"value": subsidy.cap_remaining_this_month, "currency": "JPY"},
+            }
+        )
+    costs: list[dict[str, Any]] = []
+    if subsidy.monthly_cap is not None:
+        costs.append(_cap("monthly-cap", "自己負担上限額（月額）", subsidy.monthly_cap))
+    if subsidy.inpatient_cap is not None:
+        costs.append(_cap("inpatient-monthly-cap", "入院の自己負担上限額（月額）", subsidy.inpatient_cap))
+    if subsidy.copay_rate is not None:
+        costs.append(_copay_rate(subsidy.copay_rate))
+    coverage: dict[str, Any] = {
+        "resourceType": "Coverage",
+        "extension": extension,
+        # A not-yet-valid certificate is issued and will apply: active, with its period; only an expired one
+        # is cancelled. Whether it covers the service date is CoverageEligibilityResponse.insurance.inforce.
+        "status": "cancelled" if subsidy.status == "expired" else "active",
+        "type": {
+            "coding": [
+                {"system": OID_INSURANCE_CATEGORY, "code": "8", "display": "公費"},
+                {"system": PMH_PROGRAM_SYSTEM, "code": subsidy.program_code, "display": subsidy.program_name},
+            ],
+            "text": subsidy.certification_name or subsidy.program_name,
+        },
+        "subscriberId": subsidy.recipient_number,
+        "beneficiary": {"reference": patient_url},
+        "period": _period(subsidy.valid_from, subsidy.valid_to),
+        "payor": [
+            {
+                "type": "Organization",
+                "identifier": {"system": OID_PAYER_NUMBER, "value": subsidy.payer_number},
+                "display": subsidy.municipality_name,
+            }
+        ],
+    }
+    if subsidy.priority >= 1:  # FHIR's order is a positiveInt
+        coverage["order"] = subsidy.priority
+    if costs:
+        coverage["costToBeneficiary"] = costs
+    return coverage
+
+
+def _fhir_response(result: EligibilityResult, patient_url: str, inforce: list[tuple[str, bool]]) -> dict[str, Any]:
+    return {
+        "resourceType": "CoverageEligibilityResponse",
+        "status": "active",
+        "purpose": ["validation"],
+        "patient": {"reference": patient_url},
+        "servicedDate": result.service_date.isoformat(),
+        "created": _aware(result.received_at).isoformat(),
+        "requestor": {
+            "type": "Organization",
+            "identifier": {"system": PMH_INSTITUTION_SYSTEM, "value": result.institution_code},
+        },
+        "request": {
+            "identifier": {"system": PMH_RECEPTION_SYSTEM, "value": str(result.reception_id)},
+            "display": "受付（資格確認）",
+        },
+        "outcome": "complete",
+        "insurer": {"display": "pmh 医療費助成オンライン資格確認"},
+        "insurance": [{"coverage": {"reference": url}, "inforce": in_force} for url, in_force in inforce],
+    }
+
+
+# --- ORCA (日レセ) patient API ---------------------------------------------------------------------
+
+
+def orca_public_insurance_class(payer_number: str) -> str:
+    """ORCA's 3-digit 公費の種類 for a 公費負担者番号, or "" to let ORCA derive it from the number.
+
+    National programs (法別番号 10–79) are ``"0" + 法別番号`` in ORCA's master (010 感37の2, 051 特定疾患,
+    054 難病 in ORCA's own samples). 地方公費 classes are set per prefecture in ORCA, so for 法別番号 80–99
+    (and anything unexpected) the class is left blank: ORCA's patient API then fills it from the
+    負担者番号 ("空白の時は、負担者番号から編集します").
+    """
+    houbetsu = payer_number[:2]
+    if len(payer_number) == 8 and houbetsu.isdigit() and houbetsu.isascii() and 10 <= int(houbetsu) <= 79:
+        return "0" + houbetsu
+    return ""
+
+
+def _orca_date(value: dt.date | None) -> str:
+    return ORCA_OPEN_END if value is None else value.isoformat()
+
+
+def to_orca(result: EligibilityResult) -> dict[str, Any]:
+    """Return what ORCA's patient API (patientmodv2 ``class=04`` 保険追加) takes: patient, insurance, 公費.
+
+    ``PublicInsurance_Information`` holds at most four certificates in priority order; a certificate
+    expired on the service date never takes one of the four places from a valid one. The rest are
+    listed under ``pmh_omitted`` with the reason, so that nothing is dropped silently.
+    """
+    ordered = _by_priority(result.subsidies)
+    current = [s for s in ordered if s.status != "expired"]
+    kept = current[:ORCA_MAX_PUBLIC_INSURANCES]
+    omitted = [s for s in ordered if s not in kept]
+    checked = result.service_date.isoformat()
+    person = result.person
+    body: dict[str, Any] = {
+        "Patient_Information": {
+            "WholeName": person.name,
+            "WholeName_inKana": person.name_kana,
+            "BirthDate": person.birth_date.isoformat(),
+            "Sex": str(person.sex),
+        },
+    }
+    if result.insurance is not None:
+        insurance = result.insurance
+        health: dict[str, Any] = {
+            "InsuranceProvider_Number": insurance.insurer_number,
+            "HealthInsuredPerson_Symbol": insurance.symbol,
+            "HealthInsuredPerson_Number": insurance.number,
+        }
+        if insurance.branch:
+            health["HealthInsuredPerson_Branch_Number"] = insurance.branch
+        if insurance.valid_from is not None:
+            health["Certificate_StartDate"] = insurance.valid_from.isoformat()
+        health["Certificate_ExpiredDate"] = _orca_date(insurance.valid_to)
+        health["Certificate_CheckDate"] = checked
+        body["HealthInsurance_Information"] = health
+    body["PublicInsurance_Information"] = [
+        {
+            "PublicInsurance_Class": orca_public_insurance_class(subsidy.payer_number),
+            "PublicInsurance_Name": subsidy.program_name[:ORCA_NAME_LENGTH],
+            "PublicInsurer_Number": subsidy.payer_number,
+            "PublicInsuredPerson_Number": subsidy.recipient_number,
+            "Certificate_IssuedDate": subsidy.valid_from.isoformat(),
+            "Certificate_ExpiredDate": _orca_date(subsidy.valid_to),
+            "Certificate_CheckDate": checked,
+        }
+        for subsidy in kept
+    ]
+    body["pmh_omitted"] = [
+        {
+            "payer_number": subsidy.payer_number,
+            "recipient_number": subsidy.recipient_number,
+            "program_name": subsidy.program_name,
+            "priority": subsidy.priority,
+            "reason": "診療日には有効期間外です"
+            if subsidy.status == "expired"
+            else "ORCA は公費を4件まで登録できます（5件目以降は手入力してください）",
+        }
+        for subsidy in omitted
+    ]
+    return body
+
+
+# --- XML (docs/eligibility.xsd) ----------------------------------------------------------------------
+
+
+def to_xml(result: EligibilityResult) -> bytes:
+    """Return the result as UTF-8 XML in ``urn:pmh:eligibility:1``, element for JSON field, nulls absent.
+
+    Values are the JSON ones (``result.model_dump(mode="json")``), so dates, times and booleans are
+    written exactly as ``format=json`` writes them, which are also their XML Schema lexical forms.
+    """
+    # The namespace is declared as the default one on the root so that every element is in it and the
+    # ``key`` attribute stays unqualified; ElementTree's default_namespace option refuses that mix.
+    root = ET.Element("eligibility_result", xmlns=XML_NAMESPACE)
+    _xml_fields(root, result.model_dump(mode="json"))
+    ET.indent(root)
+    body: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return body
+
+
+def _xml_fields(parent: ET.Element, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if value is None:
+            continue
+        child = ET.SubElement(parent, key)
+        if key == "additional_conditions":
+            for code, condition in value.items():
+                item = ET.SubElement(child, "condition", key=str(code))
+                item.text = condition if isinstance(condition, str) else json.dumps(condition, ensure_ascii=False)
+        elif isinstance(value, dict):
+            _xml_fields(child, value)
+        elif isinstance(value, list):
+            item_name = _XML_LIST_ITEMS[key]
+            for element in value:
+                item = ET.SubElement(child, item_name)
+                if isinstance(element, dict):
+                    _xml_fields(item, element)
+                else:
+                    item.text = _xml_scalar(element)
+        else:
+            child.text = _xml_scalar(value)
+
+
+def _xml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
