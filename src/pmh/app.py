@@ -23,6 +23,8 @@ from pmh.audit import pages as audit_pages
 from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.codes import api as codes_api
+from pmh.copay import api as copay_api
+from pmh.copay import pages as copay_pages
 from pmh.eligibility import api as eligibility_api
 from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
@@ -80,8 +82,16 @@ _HTTP_TITLES = {
 }
 
 
-def _problem(status: int, code: str, title: str, detail: str, errors: list[dict[str, Any]]) -> JSONResponse:
-    body = {
+def _problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]],
+    extensions: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = dict(extensions or {})
+    body |= {
         "type": f"urn:pmh:problem:{code}",
         "title": title,
         "status": status,
@@ -104,7 +114,7 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
         context = {"staff": None, "title": exc.title, "message": exc.message}
         return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
     errors = [e.as_dict() for e in exc.errors]
-    return _problem(exc.status_code, exc.code, exc.title, exc.message, errors)
+    return _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -177,9 +187,17 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for area_api in (auth_api, audit_api, codes_api, registry_api, eligibility_api, reception_api):
+    for area_api in (auth_api, audit_api, codes_api, registry_api, eligibility_api, reception_api, copay_api):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages, eligibility_pages, reception_pages):
+    for area_pages in (
+        web_pages,
+        auth_pages,
+        audit_pages,
+        registry_pages,
+        eligibility_pages,
+        reception_pages,
+        copay_pages,
+    ):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)

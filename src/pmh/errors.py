@@ -29,6 +29,8 @@ class PmhError(Exception):
 
     message: str
     errors: list[FieldError] = field(default_factory=list)
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """Extra members of the problem details (RFC 9457 §3.2), e.g. what remains under a cap."""
 
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"

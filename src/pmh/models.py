@@ -3,6 +3,7 @@
 from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
 from pmh.cards.models import InsuranceRecord, TestCard
+from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import Base
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
 from pmh.reception.models import Patient
@@ -25,6 +26,8 @@ __all__ = [
     "CardSession",
     "Certificate",
     "CertificateVersion",
+    "CopayEntry",
+    "CopayMonth",
     "GaijiMapping",
     "InsuranceRecord",
     "LinkReview",

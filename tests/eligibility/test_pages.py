@@ -160,3 +160,40 @@ def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clin
     clinic.get_by_label("ファイル").set_input_files(str(good))
     clinic.get_by_role("button", name="取り込む").click()
     expect(clinic.get_by_test_id("patients-result")).to_contain_text("追加 1 件")
+
+
+def test_copay_sheet_page_and_csv(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    from pmh.eligibility.service import today_in_japan
+
+    key = next(
+        k["key"] for k in hub.credentials()["keys"] if k["role"] == "institution" and k["name"] == "デモ内科クリニック"
+    )
+    clinic.goto(f"{hub.base_url}/reception")
+    first = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0).get_attribute("data-testid") or ""
+    reception_id = int(first.removeprefix("reception-"))
+    today = today_in_japan().isoformat()
+    for paid in (2000, 1500):
+        body = {
+            "reception_id": reception_id,
+            "payer_number": "54136015",
+            "recipient_number": "9000019",
+            "service_date": today,
+            "total_cost": paid * 5,
+            "copay_amount": paid,
+        }
+        response = httpx.post(
+            f"{hub.base_url}/api/v1/copay-entries", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 201, response.text
+    clinic.goto(f"{hub.base_url}/reception/{reception_id}/eligibility")
+    expect(clinic.get_by_test_id("subsidies")).to_contain_text("残り 1,500 円")
+    clinic.get_by_test_id("sheet-54136015").click()
+    expect(clinic.get_by_test_id("sheet-lines").locator("tbody tr")).to_have_count(2)
+    expect(clinic.get_by_test_id("sheet-total")).to_contain_text("3,500 円 / 1,500 円")
+    clinic.screenshot(path=str(ARTEFACTS / "copay-sheet.png"), full_page=True)
+    with clinic.expect_download() as download:
+        clinic.get_by_test_id("sheet-csv").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("日付,医療機関コード") and lines[2].endswith(",1500,3500,")

@@ -125,7 +125,9 @@ def seed_recipients(session: Session, recipients: int, seed: int = 2026) -> dict
 DEMO_INSURANCE_HEADER = ",".join(cards.INSURANCE_COLUMNS)
 # (my number without check digit, name, kana, birth date, sex, PIN, certificates as (municipality, payer,
 # recipient, extra columns)). Recipient numbers carry their check digit.
-DEMO_PATIENTS = (
+DemoCertificate = tuple[str, str, str, dict[str, str]]
+DemoPatient = tuple[str, str, str, str, int, str, tuple[DemoCertificate, ...]]
+DEMO_PATIENTS: tuple[DemoPatient, ...] = (
     (
         "90000000001",
         "デモ 花子",

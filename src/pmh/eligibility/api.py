@@ -74,9 +74,12 @@ def eligibility(
     session: SessionDep,
     service_date: Annotated[dt.date | None, Query(description="診療日（既定: 本日）")] = None,
     format: Annotated[EligibilityFormat, Query(description="json | xml | fhir | orca")] = "json",
+    total_cost: Annotated[
+        int | None, Query(ge=0, le=100_000_000, description="医療費の総額（円）。指定すると suggested_copay を計算")
+    ] = None,
 ) -> Response:
     """Return the insurance result and the consented certificates as of the service date, in the asked format."""
-    result = service.eligibility(session, caller, reception_id, service_date, format)
+    result = service.eligibility(session, caller, reception_id, service_date, format, total_cost=total_cost)
     body, media_type = formats.render(result, format)
     return Response(body, media_type=media_type)
 

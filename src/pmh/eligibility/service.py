@@ -24,6 +24,7 @@ from pmh.auth.schemas import Caller
 from pmh.bulk import in_values
 from pmh.cards import service as cards
 from pmh.cards.models import InsuranceRecord
+from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
@@ -338,11 +339,25 @@ def _split(text: str) -> list[str]:
 
 
 def subsidy_of(
-    state: CertificateState, priority: int, municipality: tuple[str, str], institution_code: str
+    state: CertificateState,
+    priority: int,
+    municipality: tuple[str, str],
+    institution_code: str,
+    used: int = 0,
+    total_cost: int | None = None,
+    insurance_rate: int | None = None,
 ) -> SubsidyRead:
-    """Return one certificate as the eligibility result carries it."""
+    """Return one certificate as the eligibility result carries it.
+
+    ``used`` is what the month's ledger already holds (outpatient side); with ``total_cost`` the
+    result suggests what to charge: the certificate's rate (else the insurance's) applied to the
+    cost, at most what remains under the cap.
+    """
     version = state.version
-    capped = version.cap_managed and version.monthly_cap is not None
+    capped = version.monthly_cap is not None
+    remaining = max(version.monthly_cap - used, 0) if version.monthly_cap is not None else None
+    rate = version.copay_rate if version.copay_rate is not None else insurance_rate
+    suggestion = None if total_cost is None else ledger.suggested_copay(total_cost, rate, remaining)
     return SubsidyRead(
         program_code=state.program_code,
         program_name=catalogue.program(state.program_code).name,
@@ -358,8 +373,8 @@ def subsidy_of(
         copay_rate=version.copay_rate,
         income_category=version.income_category,
         cap_managed=version.cap_managed,
-        cap_used_this_month=0 if capped else None,
-        cap_remaining_this_month=version.monthly_cap if capped else None,
+        cap_used_this_month=used if capped else None,
+        cap_remaining_this_month=remaining,
         diseases=_split(version.diseases),
         designated_institution=designated_institution(
             state.program_code, _split(version.designated_institutions), institution_code
@@ -367,7 +382,7 @@ def subsidy_of(
         always_reimbursement=version.always_reimbursement,
         additional_conditions=json.loads(version.additional_conditions or "{}"),
         priority=priority,
-        suggested_copay=None,
+        suggested_copay=suggestion,
         certification_name=version.certification_name,
     )
 
@@ -397,6 +412,7 @@ def eligibility(
     service_date: dt.date | None = None,
     result_format: str = "json",
     now: dt.datetime | None = None,
+    total_cost: int | None = None,
 ) -> EligibilityResult:
     """Return the insurance result and the consented certificates of a reception, as of a service date.
 
@@ -412,8 +428,18 @@ def eligibility(
     visible = [certificate for _, certificate in pairs if certificate.link_status == "linked"]
     states = states_on(session, visible, on)
     names = _organisation_names(session, (s.certificate.municipality_id for s in states))
+    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    used = ledger.used(session, [s.certificate.id for s in states], ledger.month_of(on), ("all", "outpatient"))
     subsidies = [
-        subsidy_of(state, priority, names[state.certificate.municipality_id], caller.organisation_code)
+        subsidy_of(
+            state,
+            priority,
+            names[state.certificate.municipality_id],
+            caller.organisation_code,
+            used[state.certificate.id],
+            total_cost,
+            record.copay_rate if record else None,
+        )
         for priority, state in enumerate(states, 1)
     ]
     links = {certificate.id: link for link, certificate in pairs}
@@ -422,7 +448,6 @@ def eligibility(
         if link.first_read_at is None:
             link.first_read_at = now
             link.first_read = _snapshot(subsidy, on)
-    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
     audit.record(
         session,
         caller,
@@ -445,6 +470,47 @@ def eligibility(
         insurance=_insurance(record),
         subsidies=subsidies,
     )
+
+
+def consented_certificate(
+    session: Session, caller: Caller, reception_id: int, payer_number: str, recipient_number: str, on: dt.date
+) -> tuple[Reception, CertificateState]:
+    """Return the reception and the certificate it consented to share, as of a date.
+
+    The proof an institution gives before it may write to or read a certificate's ledger; a
+    certificate not consented here looks exactly like one that does not exist.
+    """
+    reception = _reception(session, caller, reception_id)
+    pairs = _shared_certificates(session, [reception.id])[reception.id]
+    for _, certificate in pairs:
+        key = (certificate.payer_number, certificate.recipient_number)
+        if key == (payer_number, recipient_number) and certificate.link_status == "linked":
+            return reception, states_on(session, [certificate], on)[0]
+    raise NotFound("この受付で提供に同意された受給者証ではありません。")
+
+
+def certificate_state(session: Session, certificate_id: int, on: dt.date) -> CertificateState:
+    """Return one certificate as of a date (for a ledger line the caller has already been shown)."""
+    return states_on(session, [session.get_one(Certificate, certificate_id)], on)[0]
+
+
+def consenting(session: Session, caller: Caller, certificate_id: int) -> bool:
+    """Return whether any reception of the caller's institution has consent to share this certificate."""
+    found = session.scalar(
+        select(ReceptionCertificate.id)
+        .join(Reception, Reception.id == ReceptionCertificate.reception_id)
+        .where(
+            ReceptionCertificate.certificate_id == certificate_id, Reception.institution_id == caller.organisation_id
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def insurance_rate(session: Session, person_digest: str) -> int | None:
+    """Return the person's insurance copay rate (%), if the insurance record has one."""
+    record = cards.records_by_digest(session, [person_digest]).get(person_digest)
+    return record.copay_rate if record else None
 
 
 # --- the CR user list and the patient link (マイナ診察券) --------------------------------------
