@@ -16,8 +16,9 @@ import pytest
 from tests.browser import ARTEFACTS, sign_in
 from tests.live import LiveHub, serve_demo
 
-# The tests build on each other (the desk lists the kiosk's receptions): one worker runs them all, in order.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("reception-pages")]
+# The tests build on each other (the desk lists the kiosk's receptions): pytest runs with
+# --dist loadfile (pyproject addopts), so one worker runs this file, in order.
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")

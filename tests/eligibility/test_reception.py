@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from pmh.cli import app as cli
 from tests import factories as f
 from tests.eligibility import world as w
 
@@ -128,3 +133,17 @@ def test_lists_and_links_are_scoped_to_the_institution(world: w.World) -> None:
     )
     assert refused.status_code == 404
     assert world.client.get("/api/v1/receptions", headers=world.reader()).status_code == 403
+
+
+def test_cli_imports_the_registry_and_reports_rows_as_json(world: w.World, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(REGISTRY, encoding="utf-8")
+    bad.write_text(REGISTRY + "P-0009,山田,yamada,2000-01-01,1\n", encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["patients", "import", str(bad), "--institution", f.CLINIC_CODE, "--json"])
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["errors"] == [
+        {"field": "name_kana", "code": "not_katakana", "message": "name_kana はカタカナで入力してください。", "row": 4}
+    ]
+    done = runner.invoke(cli, ["patients", "import", str(good), "--institution", f.CLINIC_CODE, "--json"])
+    assert done.exit_code == 0 and json.loads(done.stdout) == {"added": 3, "updated": 0}
