@@ -24,6 +24,8 @@ from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.codes import api as codes_api
 from pmh.errors import PmhError
+from pmh.operator import api as operator_api
+from pmh.operator import pages as operator_pages
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
@@ -173,9 +175,9 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for area_api in (auth_api, audit_api, codes_api, registry_api):
+    for area_api in (auth_api, audit_api, codes_api, registry_api, operator_api):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages):
+    for area_pages in (web_pages, auth_pages, audit_pages, registry_pages, operator_pages):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)

@@ -4,6 +4,7 @@ from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
 from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.db import Base
+from pmh.operator.models import ContactWindow, Contract, Delegation, FeePrice, SubsidyApplication
 from pmh.registry.models import (
     Certificate,
     CertificateVersion,
@@ -22,6 +23,10 @@ __all__ = [
     "Base",
     "Certificate",
     "CertificateVersion",
+    "ContactWindow",
+    "Contract",
+    "Delegation",
+    "FeePrice",
     "GaijiMapping",
     "InsuranceRecord",
     "LinkReview",
@@ -30,6 +35,7 @@ __all__ = [
     "Program",
     "StaffSession",
     "StaffUser",
+    "SubsidyApplication",
     "TestCard",
     "Upload",
     "UploadProblem",
