@@ -13,7 +13,9 @@ from pmh.db import unit_of_work
 from pmh.errors import NotPermitted
 from pmh.web.session import StaffContext
 
-FiscalYearQuery = Annotated[int, Query(ge=2000, le=2100, description="年度（西暦、例: 2027 = 令和9年度）")]
+FiscalYearQuery = Annotated[
+    int, Query(ge=2027, le=2100, description="年度（西暦、例: 2027 = 令和9年度）。運営負担金・委託契約は令和9年度から")
+]
 
 
 def cli_operator() -> Caller:

@@ -7,11 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from pmh.auth.deps import public
+from pmh.codes.prefectures import PREFECTURES
 from pmh.deps import SessionDep
 from pmh.operator.directory import service
 
 router = APIRouter(tags=["directory"], dependencies=[public()])
-PrefectureQuery = Annotated[str | None, Query(max_length=10, description="都道府県（番号 13 または名称 東京都）")]
+PREFECTURE_PATTERN = "^(" + "|".join(p.code for p in PREFECTURES) + "|" + "|".join(p.name for p in PREFECTURES) + ")$"
+PrefectureQuery = Annotated[
+    str | None, Query(pattern=PREFECTURE_PATTERN, description="都道府県（番号 13 または名称 東京都）")
+]
 
 
 @router.get("/directory/municipalities", response_model=list[dict[str, Any]], summary="参加自治体と制度の一覧（公開）")

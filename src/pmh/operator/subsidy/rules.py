@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from pmh.errors import FieldError, InvalidInput
+from pmh.errors import FieldError, InvalidInput, NotFound
 
 Facility = Literal["clinic", "hospital", "pharmacy"]
 FACILITIES: tuple[Facility, ...] = ("clinic", "hospital", "pharmacy")
@@ -148,8 +148,15 @@ def subsidy_amount(cost: int, ceiling: int, rate: Fraction) -> int:
     return int(exact // ROUNDING) * ROUNDING
 
 
-def _refuse(field_name: str, code: str, message: str) -> InvalidInput:
-    return InvalidInput(message, [FieldError(field_name, code, message)])
+class NoSubsidyRule(NotFound):
+    """The year's table has no line for this combination of facility, option and flags (not eligible)."""
+
+    code = "no_subsidy_rule"
+    title = "補助の対象になりません"
+
+
+def _refuse(field_name: str, code: str, message: str) -> NoSubsidyRule:
+    return NoSubsidyRule(message, [FieldError(field_name, code, message)])
 
 
 def find_rule(
@@ -195,6 +202,7 @@ def quote(
 ) -> Quote:
     """Return the subsidy amount for a modification, with the rule that produced it."""
     if cost < 0:
-        raise _refuse("cost", "negative_cost", "改修費用は0円以上で指定してください。")
+        message = "改修費用は0円以上で指定してください。"
+        raise InvalidInput(message, [FieldError("cost", "negative_cost", message)])
     rule = find_rule(facility, option, reception_machine, large_chain, fiscal_year)
     return Quote(amount=subsidy_amount(cost, rule.cost_ceiling, rule.rate), cost=cost, rule=rule)
