@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from pmh.auth import service as auth
+from pmh.auth.models import Organisation
+from pmh.auth.passwords import totp_code
 from pmh.auth.schemas import Caller
 from pmh.codes.checkdigits import modulus10_weight21_check_digit
+from pmh.db import utcnow
 from pmh.registry import service as registry
 from pmh.registry.schemas import ProgramCreate, ProgramRead
 from tests import factories as f
@@ -35,3 +41,15 @@ def register(
         ProgramCreate(program_code=program, payer_numbers=payers, start_date=start, planned_recipients=planned),
     )
     return caller, created
+
+
+PASSWORD = "operator-test-password"
+
+
+def sign_in(client: TestClient, session: Session, organisation: Organisation, login: str) -> str:
+    """Sign a member of staff of ``organisation`` in on the client and return the page's CSRF token."""
+    _, secret = auth.create_staff_user(session, organisation, login, "担当者", PASSWORD)
+    client.post("/login", data={"login": login, "password": PASSWORD, "totp": totp_code(secret, utcnow())})
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
+    assert match is not None, "signed in: the start page carries the CSRF token"
+    return match.group(1)
