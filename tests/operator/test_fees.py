@@ -239,3 +239,19 @@ def test_cli_price_and_compute_print_the_interface_keys(hub: Session) -> None:
     assert refused.exit_code == 1 and json.loads(refused.stdout)["error"] == "invalid_input"
     usage = runner.invoke(cli, ["fees", "compute", "--fiscal-year", "2028", "--price", "guess"])
     assert usage.exit_code == 2
+
+
+def test_an_end_recorded_after_the_reference_date_does_not_change_the_count(hub: Session) -> None:
+    from pmh.registry.models import CertificateVersion
+
+    service.set_price(hub, operator(hub), 2028, "estimate", 700)
+    caller = f.municipality_caller(hub, HACHIOJI)
+    ended = upload(hub, caller, line(op=3, recipient=1, end="2027-03-31"))  # person 1 leaves こども on March 31
+    assert ended.status == "applied"
+    assert service.municipality_fee(service.compute(hub, 2028), HACHIOJI).registered == 2
+    hub.execute(
+        update(CertificateVersion)
+        .where(CertificateVersion.version == 2)  # the 終了 just recorded: the only second version
+        .values(recorded_at=dt.datetime(2027, 4, 5, tzinfo=dt.UTC))
+    )
+    assert service.municipality_fee(service.compute(hub, 2028), HACHIOJI).registered == 3

@@ -19,7 +19,9 @@ The rules, as implemented:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -339,9 +341,6 @@ def invoice_rows(report: FeeReport) -> list[list[str]]:
 
 def invoice_csv(report: FeeReport) -> str:
     """Return the invoices as CSV text (written with a BOM by the edges, so that Excel opens it)."""
-    import csv
-    import io
-
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(INVOICE_HEADER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from pmh.auth.deps import requires
@@ -19,10 +19,13 @@ Operator = Annotated[Caller, requires("operator")]
 MAX_LIST_BYTES = 5 * 1024 * 1024
 
 
+YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="この年度まで（西暦）。省略時はすべて")]
+
+
 @router.get("/stats/participation", response_model=dict[str, Any], summary="参加状況の統計（登録から）")
-def participation(caller: Operator, session: SessionDep, fiscal_year: int | None = None) -> dict[str, Any]:
+def participation(caller: Operator, session: SessionDep, fiscal_year: YearQuery = None) -> dict[str, Any]:
     """Return participation counts per year, level and program and each prefecture's band, from the registry."""
-    return service.from_registry(session, _year(fiscal_year)).as_json()
+    return service.from_registry(session, fiscal_year).as_json()
 
 
 @router.post("/stats/participation/list", response_model=dict[str, Any], summary="参加状況の統計（参加自治体一覧から）")
@@ -45,19 +48,11 @@ def participation_from_list(
     response_class=Response,
 )
 def participation_map(
-    caller: Operator, session: SessionDep, fiscal_year: int | None = None, format: Literal["svg", "png"] = "svg"
+    caller: Operator, session: SessionDep, fiscal_year: YearQuery = None, format: Literal["svg", "png"] = "svg"
 ) -> Response:
     """Draw each prefecture's band on a map of Japan; prefectures that do not participate are hatched."""
-    year = _year(fiscal_year)
-    stats = service.from_registry(session, year)
-    title = map_title(year)
+    stats = service.from_registry(session, fiscal_year)
+    title = map_title(fiscal_year)
     if format == "png":
         return Response(japan_map.render_png(stats.by_prefecture(), title), media_type="image/png")
     return Response(japan_map.render_svg(stats.by_prefecture(), title), media_type="image/svg+xml")
-
-
-def _year(fiscal_year: int | None) -> int | None:
-    if fiscal_year is not None and not 2000 <= fiscal_year <= 2100:
-        message = "年度は2000〜2100の西暦で指定してください。"
-        raise InvalidInput(message, [FieldError("fiscal_year", "out_of_range", message)])
-    return fiscal_year
