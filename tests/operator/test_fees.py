@@ -41,6 +41,8 @@ def operator(session: Session) -> Caller:
         (15_000_000, "7", 105_000_000, 1_260_000_000),  # the planning assumption: 15 million registered
         (100, "4.41", 441, 5_292),  # ¥4.41 (市町村国保's FY2026 price) stays exact in 銭
         (7, "4.83", 33, 405),  # 33.81 and 405.72 are rounded down to the yen
+        (100, "2.94", 294, 3_528),  # 市町村国保's FY2024 price (rules.md §6)
+        (100, "3.01", 301, 3_612),  # 後期高齢者医療広域連合's FY2024 price
     ],
 )
 def test_operating_fee_worked_examples(count: int, unit: str, monthly: int, annual: int) -> None:

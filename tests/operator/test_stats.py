@@ -242,3 +242,32 @@ def test_stats_api_for_the_operator(client: TestClient, db_session: Session) -> 
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     municipal = f.bearer(f.api_key(db_session, f.municipality(db_session), "municipality"))
     assert client.get("/api/v1/stats/participation", headers=municipal).status_code == 403
+
+
+# Seed 002's per-program tables at the end of FY2025: prefectures (of 41) and 市区町村 (of 581).
+SEED_PREFECTURE_PROGRAMS = {
+    "seishin": 40, "nanbyo": 31, "shoman": 31, "shogaiji-nyusho": 9, "kekkaku": 4, "shingata-influenza": 0,
+    "shin-kansensho": 0, "kanen": 14, "kangan": 8, "tokutei-shikkan": 5, "chitan-other": 4,
+}  # fmt: skip
+SEED_MUNICIPAL_PROGRAMS = {
+    "seishin": 4, "kosei": 266, "ikusei": 256, "ryoyo-kaigo": 102, "nanbyo": 2, "shoman": 17, "shitai-tsusho": 87,
+    "shogaiji-nyusho": 2, "yoiku": 26, "kekkaku": 6, "shingata-influenza": 0, "shin-kansensho": 0, "kodomo": 521,
+    "shogaisha": 481, "hitorioya": 504, "chitan-other": 149,
+}  # fmt: skip
+
+
+def test_seed_002_tables_per_program() -> None:
+    prefectures = list(catalogue.prefectures())[:41]
+    municipalities = [m for m in catalogue.municipalities() if not m.is_prefecture][:581]
+    lines = []
+    for bodies, table in ((prefectures, SEED_PREFECTURE_PROGRAMS), (municipalities, SEED_MUNICIPAL_PROGRAMS)):
+        for index, body in enumerate(bodies):
+            programs = ";".join(code for code, count in table.items() if index < count)
+            lines.append(f"{body.prefecture_code},{body.county}{body.name},{programs},2025")
+    stats = service.from_list("\n".join(lines))
+    table = {row["program_code"]: row for row in stats.per_program()}
+    for code, count in SEED_PREFECTURE_PROGRAMS.items():
+        assert table.get(code, {"prefectures": 0})["prefectures"] == count, code
+    for code, count in SEED_MUNICIPAL_PROGRAMS.items():
+        assert table.get(code, {"municipalities": 0})["municipalities"] == count, code
+    assert (len(stats.prefectures), len(stats.municipalities)) == (41, 581)
