@@ -28,6 +28,8 @@ from pmh.copay import pages as copay_pages
 from pmh.eligibility import api as eligibility_api
 from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
+from pmh.operator import api as operator_api
+from pmh.operator import pages as operator_pages
 from pmh.reception import api as reception_api
 from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
@@ -187,7 +189,16 @@ def create_app() -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for area_api in (auth_api, audit_api, codes_api, registry_api, eligibility_api, reception_api, copay_api):
+    for area_api in (
+        auth_api,
+        audit_api,
+        codes_api,
+        registry_api,
+        eligibility_api,
+        reception_api,
+        copay_api,
+        operator_api,
+    ):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     for area_pages in (
         web_pages,
@@ -197,6 +208,7 @@ def create_app() -> FastAPI:
         eligibility_pages,
         reception_pages,
         copay_pages,
+        operator_pages,
     ):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

@@ -6,6 +6,7 @@ from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import Base
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.operator.models import ContactWindow, Contract, Delegation, FeePrice, SubsidyApplication
 from pmh.reception.models import Patient
 from pmh.registry.models import (
     Certificate,
@@ -26,8 +27,12 @@ __all__ = [
     "CardSession",
     "Certificate",
     "CertificateVersion",
+    "ContactWindow",
+    "Contract",
     "CopayEntry",
     "CopayMonth",
+    "Delegation",
+    "FeePrice",
     "GaijiMapping",
     "InsuranceRecord",
     "LinkReview",
@@ -39,6 +44,7 @@ __all__ = [
     "ReceptionCertificate",
     "StaffSession",
     "StaffUser",
+    "SubsidyApplication",
     "TestCard",
     "Upload",
     "UploadProblem",

@@ -158,3 +158,7 @@ def test_normalize_text_never_changes_kanji(text: str) -> None:
 @given(st.text(alphabet=st.characters(min_codepoint=0x3041, max_codepoint=0x3096), min_size=1))
 def test_normalised_hiragana_is_katakana(text: str) -> None:
     assert is_katakana(normalize_kana(text))
+
+
+def test_normalize_kana_joins_a_voiced_mark_that_only_katakana_can_carry() -> None:
+    assert normalize_kana("わ\u3099") == "\u30f7" == normalize_kana(normalize_kana("わ\u3099"))

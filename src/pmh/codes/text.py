@@ -136,5 +136,7 @@ def normalize_kana(text: str) -> str:
 
     Hyphens are not turned into ー: a hyphen in a reading may be a typo for ー or a real separator,
     and guessing would silently change a name; :func:`is_katakana` rejects it instead.
+    Hiragana become katakana before the voiced marks are joined, since some marks join only in
+    katakana (わ + ゙ has no precomposed hiragana, ワ + ゙ is ヷ).
     """
-    return hiragana_to_katakana(normalize_text(text))
+    return normalize_text(hiragana_to_katakana(text))

@@ -1,0 +1,1 @@
+"""Public lists of participating municipalities and connected institutions."""

@@ -1,0 +1,136 @@
+"""Read-only views of the registry for the operator: which programs each body runs, and how many
+people were registered on a date (the basis of the operating fee). Counts only, never personal data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pmh.auth.models import Organisation
+from pmh.registry.models import Certificate, CertificateVersion, Program
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+@dataclass(frozen=True)
+class RegisteredProgram:
+    """A program a body registered: who runs it, which program, from when, and its planned recipients."""
+
+    program_id: int
+    municipality_code: str
+    municipality_name: str
+    prefecture_code: str
+    program_code: str
+    start_date: dt.date
+    planned_recipients: int
+
+
+def registered_programs(session: Session) -> list[RegisteredProgram]:
+    """Return every registered program of every municipality, ordered by municipality code and program."""
+    rows = session.execute(
+        select(Program, Organisation)
+        .join(Organisation, Organisation.id == Program.municipality_id)
+        .order_by(Organisation.code, Program.program_code)
+    ).all()
+    return [
+        RegisteredProgram(
+            program_id=program.id,
+            municipality_code=organisation.code,
+            municipality_name=organisation.name,
+            prefecture_code=organisation.prefecture_code or organisation.code[:2],
+            program_code=program.program_code,
+            start_date=program.start_date,
+            planned_recipients=program.planned_recipients,
+        )
+        for program, organisation in rows
+    ]
+
+
+def end_of_day_utc(day: dt.date) -> dt.datetime:
+    """Return the first instant after ``day`` ends in Japan, in UTC (registrations are dated in JST)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=JST).astimezone(dt.UTC)
+
+
+def registered_counts(
+    session: Session, reference_date: dt.date, exclude_program_ids: Collection[int] = ()
+) -> dict[str, int]:
+    """Return, per municipality code, the registered count (登録対象者数) on ``reference_date``.
+
+    One per person per program: a resident with certificates in two programs counts two, one with two
+    certificates of one program (two payer numbers) counts one. A certificate counts when it had been
+    registered in the hub by the end of the reference date (as the hub knew it then: later uploads do
+    not change a past count) and was valid on that date. Certificates the review queue rejected are not
+    registrations and do not count; held ones do (the municipality registered them).
+    """
+    cutoff = end_of_day_utc(reference_date)
+    stmt = (
+        select(
+            Organisation.code,
+            Program.id,
+            Program.program_code,
+            Certificate.person_digest,
+            CertificateVersion.certificate_id,
+            CertificateVersion.version,
+            CertificateVersion.effective_from,
+            CertificateVersion.valid_from,
+            CertificateVersion.valid_to,
+        )
+        .join(Certificate, Certificate.id == CertificateVersion.certificate_id)
+        .join(Program, Program.id == Certificate.program_id)
+        .join(Organisation, Organisation.id == Certificate.municipality_id)
+        .where(CertificateVersion.recorded_at < cutoff, Certificate.link_status != "rejected")
+        .order_by(CertificateVersion.certificate_id, CertificateVersion.version)
+        .execution_options(yield_per=10_000)
+    )
+    excluded = set(exclude_program_ids)
+    certificates: dict[int, _Tracked] = {}
+    for (
+        code,
+        program_id,
+        program_code,
+        person,
+        certificate_id,
+        version,
+        effective_from,
+        valid_from,
+        valid_to,
+    ) in session.execute(stmt):
+        if program_id not in excluded:
+            tracked = certificates.setdefault(certificate_id, _Tracked(code, program_code, person))
+            tracked.add((effective_from, version), valid_from, valid_to, reference_date)
+    counted = {t.key for t in certificates.values() if t.valid_on(reference_date)}
+    totals: dict[str, int] = {}
+    for code, _, _ in counted:
+        totals[code] = totals.get(code, 0) + 1
+    return totals
+
+
+class _Tracked:
+    """One certificate's versions as far as they matter on the reference date (see ``version_in_force``)."""
+
+    def __init__(self, code: str, program_code: str, person: str) -> None:
+        self.key = (code, program_code, person)
+        self.first: tuple[tuple[dt.date, int], dt.date] | None = None
+        self.in_force: tuple[tuple[dt.date, int], dt.date] | None = None
+        self.newest: tuple[int, dt.date | None] | None = None
+
+    def add(self, order: tuple[dt.date, int], valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> None:
+        """Take one version into account: the in-force one is the latest taking effect by ``on``."""
+        if self.first is None or order < self.first[0]:
+            self.first = (order, valid_from)
+        if order[0] <= on and (self.in_force is None or order > self.in_force[0]):
+            self.in_force = (order, valid_from)
+        if self.newest is None or order[1] > self.newest[0]:
+            self.newest = (order[1], valid_to)
+
+    def valid_on(self, on: dt.date) -> bool:
+        """Whether the certificate was valid on ``on``; an end date belongs to the newest version."""
+        chosen = self.in_force or self.first
+        assert chosen is not None and self.newest is not None
+        end = self.newest[1]
+        return chosen[1] <= on and (end is None or on <= end)
