@@ -1,0 +1,905 @@
+"""Benchmark: consented eligibility reads over HTTP on a large registry, against pgbench (issue 4).
+
+Measures, in one run on a fresh PostgreSQL database:
+- the hub: ``GET /api/v1/receptions/{id}/eligibility?service_date=…&format=json`` served by uvicorn in a
+  child process on 127.0.0.1, driven by ``--clients`` keep-alive connections for ``--seconds``. Every
+  request authenticates its API key, reads a random consented reception with its certificate, the
+  version in force and the insurance record, and appends one hash-chained audit entry: req/s, p50
+  and p99 latency;
+- the ceiling: ``pgbench`` running the very SQL statements one such request executes (captured from
+  a request through the app), with the same transaction, the audit chain's advisory lock, the audit
+  INSERT and the UPDATE of the chain's head row, over the same receptions, with as many clients.
+
+    .venv/bin/python benchmarks/eligibility.py --certificates 1000000 --seconds 30
+    .venv/bin/python benchmarks/eligibility.py --certificates 20000 --seconds 5 --json
+
+Targets (issue 4): ≥ 2,000 req/s, p99 ≤ 50 ms, ratio to the ceiling ≥ 0.3.
+
+How the registry is loaded. The certificates go through the real doors, as ``benchmarks/ingest.py``
+does: ``pmh certificates generate`` (one municipality, three programs, 10 % notation variants),
+``pmh insurance import`` and ``pmh certificates import`` in child processes. A million rows take
+about five and a half minutes that way on the development host (generate 60 s, insurance 153 s,
+certificates 116 s), so a COPY bulk load was not needed: this route is the honest one, every row,
+version, link verdict and index entry being exactly what the importer stores. The load is not part
+of the measurement; ``--reuse`` skips it on a database a previous run left behind.
+
+Receptions default to certificates / 50 (100 to 2,000), so ``--certificates 20000 --seconds 5``
+takes under a minute.
+
+How the receptions are made. For ``--receptions`` people sampled at random from the generated
+insurance file whose one certificate is linked and valid today, the script issues a test card
+(``cards.issue_card``), opens a card session at the benchmark clinic's reader (face
+authentication) and gives consent to share everything (``open_card_session`` / ``give_consent``),
+in-process through the service functions, each step audited as in production. One shortcut: the
+argon2 PIN hash (0.1 s each) is computed once and reused for every card; the cards are never
+authenticated by PIN here.
+
+The measured window starts after a warm-up pass that reads every reception once, so the first-read
+snapshot of each certificate (an UPDATE made only on the first read) is behind us and every
+measured request does the same statements as the pgbench script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, make_url, text
+
+DATABASE = "pmh_bench_eligibility"
+MUNICIPALITY = "132012"  # 八王子市
+PROGRAMS = (("kodomo", "88138243"), ("hitorioya", "81136244"), ("shoman", "52136017"))
+CLINIC_CODE = "1310112345"
+CLINIC_NAME = "ベンチマーク内科クリニック"
+PIN = "2468"
+ADMIN_URL = os.environ.get("PMH_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TARGET_REQ_PER_S = 2000
+TARGET_P99_MS = 50.0
+TARGET_RATIO = 0.3
+BATCH = 200
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the database and the registry -------------------------------------------------------------
+
+
+def _database_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _fresh_database(name: str) -> str:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return _database_url(name)
+
+
+def _database_exists(name: str) -> bool:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+    admin.dispose()
+    return found is not None
+
+
+def _pmh(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "pmh", *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"pmh {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[:2000]}"
+        )
+    return done.stdout
+
+
+def _load_registry(env: dict[str, str], rows: int, workdir: Path) -> tuple[Path, dict[str, float]]:
+    """Register the programs and load ``rows`` certificates with their insurance records; return the insurance file."""
+    timings: dict[str, float] = {}
+    _pmh(env, "db", "upgrade")
+    for program, payer in PROGRAMS:
+        _pmh(env, "programs", "add", "--municipality", MUNICIPALITY, "--program", program, "--payer-number", payer)
+    certificates, insurance = workdir / "certificates.csv", workdir / "insurance.csv"
+    steps: tuple[tuple[str, tuple[str, ...]], ...] = (
+        (
+            "generate",
+            (
+                "certificates",
+                "generate",
+                "--rows",
+                str(rows),
+                "--municipality",
+                MUNICIPALITY,
+                "--out",
+                str(certificates),
+                "--insurance-out",
+                str(insurance),
+            ),
+        ),
+        ("insurance_import", ("insurance", "import", str(insurance))),
+        (
+            "certificates_import",
+            ("certificates", "import", str(certificates), "--municipality", MUNICIPALITY, "--json"),
+        ),
+    )
+    for name, args in steps:
+        _say(f"{name} ({rows:,} rows) …")
+        started = time.perf_counter()
+        out = _pmh(env, *args)
+        timings[name] = round(time.perf_counter() - started, 1)
+        if name == "certificates_import":
+            outcome = json.loads(out)
+            if outcome["status"] != "applied":
+                raise SystemExit(f"the certificate import was not applied: {out[:2000]}")
+    certificates.unlink()
+    return insurance, timings
+
+
+# --- receptions: cards, card sessions and consent, through the service functions ------------
+
+
+@dataclass
+class Setup:
+    """What the measurement needs: the clinic's keys and its consented receptions."""
+
+    institution_key: str
+    reader_key: str
+    reception_ids: list[int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _reset_pmh_caches() -> None:
+    """Make the in-process pmh read the environment set for this run."""
+    from pmh.db import get_engine, get_sessionmaker
+    from pmh.settings import get_settings
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
+def _sample_my_numbers(insurance: Path, count: int, seed: int) -> list[str]:
+    with insurance.open(encoding="utf-8-sig", newline="") as stream:
+        numbers = [row["my_number"] for row in csv.DictReader(stream)]
+    return random.Random(seed).sample(numbers, min(count, len(numbers)))
+
+
+def _keys() -> tuple[str, str]:
+    """Issue a fresh institution key and card-reader key for the benchmark clinic (created if missing)."""
+    from sqlalchemy import select
+
+    from pmh.auth import service as auth
+    from pmh.auth.models import Organisation
+    from pmh.db import unit_of_work
+
+    with unit_of_work() as session:
+        clinic = session.scalar(select(Organisation).where(Organisation.code == CLINIC_CODE))
+        if clinic is None:
+            clinic = auth.add_institution(session, CLINIC_CODE, CLINIC_NAME, "clinic")
+        institution = auth.create_api_key(session, clinic, "institution", "benchmark")
+        reader = auth.create_api_key(session, clinic, "card_reader", "benchmark")
+    return institution.key, reader.key
+
+
+def _eligible_people(my_numbers: Sequence[str], today: dt.date) -> list[str]:
+    """Keep those whose only certificate is linked and valid today (so the reader offers exactly one)."""
+    from pmh.cards.service import person_digester
+    from pmh.db import read_only
+
+    digest = person_digester()
+    by_digest = {digest(number): number for number in my_numbers}
+    query = text(
+        """
+        SELECT c.person_digest
+        FROM certificates c JOIN certificate_versions v ON v.certificate_id = c.id
+        WHERE c.person_digest = ANY(:digests)
+        GROUP BY c.person_digest
+        HAVING count(DISTINCT c.id) = 1
+           AND bool_and(c.link_status = 'linked')
+           AND bool_or(v.valid_from <= :today AND (v.valid_to IS NULL OR v.valid_to >= :today))
+        """
+    )
+    with read_only() as session:
+        found = set(session.scalars(query, {"digests": list(by_digest), "today": today}))
+    return [number for d, number in by_digest.items() if d in found]
+
+
+def _make_receptions(insurance: Path, count: int, seed: int) -> Setup:
+    from pmh.auth import service as auth
+    from pmh.auth.passwords import hash_password
+    from pmh.cards import service as cards
+    from pmh.db import unit_of_work
+    from pmh.eligibility import service as eligibility
+    from pmh.eligibility.schemas import CardSessionCreate, ConsentCreate
+
+    started = time.perf_counter()
+    institution_key, reader_key = _keys()
+    people = _eligible_people(_sample_my_numbers(insurance, count * 4, seed), eligibility.today_in_japan())
+    if len(people) < count:
+        raise SystemExit(f"only {len(people)} people with one linked, valid certificate; lower --receptions")
+    people = people[:count]
+    with unit_of_work() as session:
+        reader = auth.authenticate_api_key(session, reader_key)
+    pin_hash = hash_password(PIN)
+
+    def reused_hash(password: str) -> str:  # argon2 once (0.1 s), not once per card
+        return pin_hash
+
+    original_hash = cards.hash_password  # type: ignore[attr-defined]
+    cards.hash_password = reused_hash  # type: ignore[attr-defined]
+    reception_ids: list[int] = []
+    _say(f"issuing {count:,} cards and taking consent at the reader …")
+    try:
+        for start in range(0, len(people), BATCH):
+            with unit_of_work() as session:
+                batch = people[start : start + BATCH]
+                serials = [cards.issue_card(session, number, PIN).card_serial for number in batch]
+            with unit_of_work() as session:
+                for serial in serials:
+                    opened = eligibility.open_card_session(
+                        session, reader, CardSessionCreate(card_serial=serial, auth="face")
+                    )
+                    if len(opened.certificates) != 1:
+                        raise SystemExit(f"card {serial}: {len(opened.certificates)} certificates offered, not one")
+                    consent = eligibility.give_consent(session, reader, opened.id, ConsentCreate(subsidy="all"))
+                    reception_ids.append(consent.reception_id)
+    finally:
+        cards.hash_password = original_hash  # type: ignore[attr-defined]
+    return Setup(institution_key, reader_key, reception_ids, {"receptions": round(time.perf_counter() - started, 1)})
+
+
+def _existing_setup() -> Setup:
+    """Reuse the receptions a previous run left in the database, with fresh keys."""
+    from pmh.db import read_only
+
+    institution_key, reader_key = _keys()
+    with read_only() as session:
+        ids = list(
+            session.scalars(
+                text(
+                    "SELECT r.id FROM receptions r JOIN organisations o ON o.id = r.institution_id "
+                    "WHERE o.code = :code AND r.subsidy_consent = 'all' ORDER BY r.id"
+                ),
+                {"code": CLINIC_CODE},
+            )
+        )
+    if not ids:
+        raise SystemExit(f"--reuse: no receptions of {CLINIC_CODE} in this database; run without --reuse first")
+    return Setup(institution_key, reader_key, ids)
+
+
+# --- the server and the load generator ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _request(reception_id: int, day: str, key: str) -> bytes:
+    return (
+        f"GET /api/v1/receptions/{reception_id}/eligibility?service_date={day}&format=json HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """Send one request on a keep-alive connection; return the status and the body."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    if match is None:
+        raise RuntimeError(f"response without Content-Length: {head[:300]!r}")
+    return status, await reader.readexactly(int(match.group(1)))
+
+
+def _serve(env: dict[str, str], workers: int, port: int, log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "pmh.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"uvicorn exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                probe.sendall(b"GET /api/v1/ready-probe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                if probe.recv(16).startswith(b"HTTP/1.1"):
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"uvicorn did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass
+class Load:
+    """What the clients saw in the measured window."""
+
+    latencies: list[float]
+    elapsed: float
+    errors: dict[int, int]
+    error_sample: str
+    warmup_requests: int
+    server_cpu: float
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds (user + system) used so far by a process and its children that are alive."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pending += [int(child) for child in children]
+    return total
+
+
+async def _drive(
+    port: int, key: str, ids: Sequence[int], clients: int, seconds: float, day: str, server_pid: int, url: str
+) -> tuple[Load, dict[str, float]]:
+    """Warm up by reading every reception once, then read random receptions for ``seconds``."""
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(clients)]
+    errors: dict[int, int] = {}
+    samples: list[str] = []
+
+    def check(status: int, body: bytes) -> None:
+        if status != 200:
+            errors[status] = errors.get(status, 0) + 1
+            if not samples:
+                samples.append(body[:500].decode(errors="replace"))
+
+    async def warm(index: int) -> int:
+        reader, writer = connections[index]
+        done = 0
+        for reception_id in ids[index::clients]:
+            check(*await _exchange(reader, writer, _request(reception_id, day, key)))
+            done += 1
+        return done
+
+    warmup = sum(await asyncio.gather(*(warm(i) for i in range(clients))))
+    if errors:
+        raise SystemExit(f"warm-up failed: {errors} — {samples[0]}")
+    latencies: list[float] = []
+    finished: list[float] = []
+    requests = [_request(reception_id, day, key) for reception_id in ids]
+
+    async def measure(index: int, end: float) -> None:
+        reader, writer = connections[index]
+        rng = random.Random(index)
+        clock = time.perf_counter
+        while True:
+            sent = clock()
+            if sent >= end:
+                break
+            status, body = await _exchange(reader, writer, rng.choice(requests))
+            latencies.append(clock() - sent)
+            if status != 200:
+                check(status, body)
+        finished.append(clock())
+
+    with _WaitSampler(url) as sampler:
+        cpu_before = _tree_cpu_seconds(server_pid)
+        start = time.perf_counter()
+        await asyncio.gather(*(measure(i, start + seconds) for i in range(clients)))
+        cpu = _tree_cpu_seconds(server_pid) - cpu_before
+    for _, writer in connections:
+        writer.close()
+    load = Load(latencies, max(finished) - start, errors, samples[0] if samples else "", warmup, cpu)
+    return load, sampler.averages()
+
+
+def _run_clients(
+    port: int, key: str, ids: Sequence[int], clients: int, seconds: float, day: str, server_pid: int, url: str
+) -> tuple[Load, dict[str, float]]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(_drive(port, key, ids, clients, seconds, day, server_pid, url))
+    return uvloop.run(_drive(port, key, ids, clients, seconds, day, server_pid, url))
+
+
+def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+# --- the ceiling: the statements one request executes, replayed by pgbench ----------------------
+
+
+@dataclass
+class Captured:
+    """The statements one eligibility request ran, with their parameters, and that reception's facts."""
+
+    statements: list[tuple[str, dict[str, Any]]]
+    pre_ping: bool
+    facts: dict[str, Any]
+
+
+def _capture(key: str, reception_id: int, day: str) -> Captured:
+    """Run one request through the app in-process and record every statement it sends."""
+    import warnings
+
+    from pmh.app import create_app
+    from pmh.db import get_engine
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    engine = get_engine()
+    statements: list[tuple[str, dict[str, Any]]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((" ".join(statement.split()), dict(parameters or {})))
+
+    with engine.connect() as conn:
+        facts = dict(
+            conn.execute(
+                text(
+                    "SELECT b.rid, b.certificate_id, b.program_id, b.person_digest, "
+                    "h.seq AS head_seq, h.entry_hash AS head_entry_hash "
+                    "FROM bench_receptions b, audit_head h WHERE b.rid = :rid AND h.id = 1"
+                ),
+                {"rid": reception_id},
+            )
+            .mappings()
+            .one()
+        )
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with TestClient(create_app()) as client:
+            response = client.get(
+                f"/api/v1/receptions/{reception_id}/eligibility",
+                params={"service_date": day, "format": "json"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    if response.status_code != 200:
+        raise SystemExit(f"capture request failed: {response.status_code} {response.text[:500]}")
+    return Captured(statements, bool(getattr(engine.pool, "_pre_ping", False)), facts)
+
+
+def _capture_two(url: str, key: str, day: str) -> tuple[Captured, Captured]:
+    """Capture two requests on receptions that differ in every fact (another program too)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pair = conn.execute(
+            text(
+                "SELECT a.rid, b.rid FROM bench_receptions a JOIN bench_receptions b "
+                "ON a.program_id <> b.program_id AND a.person_digest <> b.person_digest "
+                "ORDER BY a.n DESC, b.n LIMIT 1"
+            )
+        ).one()
+    engine.dispose()
+    return _capture(key, int(pair[0]), day), _capture(key, int(pair[1]), day)
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.date):  # datetimes too
+        return _literal(value.isoformat())
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(_literal(v) for v in value) + "]"
+    quoted = str(value).replace("'", "''")
+    if re.search(r":\w", quoted):  # pgbench would read ":name" as a variable, even inside quotes
+        return "E'" + quoted.replace("\\", "\\\\").replace(":", "\\x3a") + "'"
+    return f"'{quoted}'"
+
+
+_VARIABLES = {
+    "rid": "(:rid)::bigint",
+    "certificate_id": "(:certificate_id)::bigint",
+    "program_id": "(:program_id)::bigint",
+    "person_digest": ":person_digest",
+    "head_entry_hash": ":head_entry_hash",
+}
+"""Facts that differ from request to request and the pgbench variables that carry them."""
+_NEXT_HASH = "(md5(:head_entry_hash::text) || md5(:head_entry_hash::text || 'pgbench'))"
+"""Stands in for the new entry's SHA-256 (64 hex digits, unique along the chain); the app hashes in Python."""
+_SAME_SIZE = ("detail",)
+"""Per-request parameters replayed as captured: the audit entry's JSON detail (same size every time)."""
+
+
+def _expression(name: str, first: Any, second: Any, facts: tuple[Mapping[str, Any], Mapping[str, Any]]) -> str:
+    """Return the pgbench text for one parameter: a literal if both captures agree, else a variable."""
+    if first == second:
+        return _literal(first)
+    if isinstance(first, list | tuple) and isinstance(second, list | tuple) and len(first) == len(second) == 1:
+        return f"ARRAY[{_expression(name, first[0], second[0], facts)}]"
+    if isinstance(first, dt.datetime):
+        return "now()"
+    if name.startswith("entry_hash"):
+        return _NEXT_HASH
+    if name in _SAME_SIZE:
+        return _literal(first)
+    for fact, variable in _VARIABLES.items():
+        if (first, second) == (facts[0][fact], facts[1][fact]):
+            return variable
+    if (first, second) == (str(facts[0]["rid"]), str(facts[1]["rid"])):
+        return ":rid"
+    if (first, second) == (facts[0]["head_seq"] + 1, facts[1]["head_seq"] + 1):
+        return "(:head_seq::bigint + 1)"
+    raise SystemExit(f"cannot tell where parameter {name} comes from ({first!r} / {second!r})")
+
+
+def _pgbench_script(first: Captured, second: Captured, receptions: int) -> str:
+    """Turn two captured requests into a pgbench script over random receptions (for ``-M prepared``)."""
+    if [s for s, _ in first.statements] != [s for s, _ in second.statements]:
+        raise SystemExit("the two captured requests ran different statements; the script needs one shape")
+    lines = [
+        "-- one eligibility read as the app runs it (captured), over random consented receptions",
+        f"\\set n random(0, {receptions - 1})",
+        "SELECT rid, certificate_id, program_id, person_digest FROM bench_receptions WHERE n = :n \\gset",
+        "BEGIN;",
+    ]
+    if first.pre_ping:
+        lines.append("SELECT 1; -- pool_pre_ping on checkout")
+    facts = (first.facts, second.facts)
+    for (sql, values), (_, other) in zip(first.statements, second.statements, strict=True):
+        if sql.startswith(("UPDATE reception_certificates", "INSERT INTO reception_certificates")):
+            raise SystemExit("a captured request wrote a first read: capture receptions that were read before")
+
+        def substitute(match: re.Match[str], values: dict[str, Any] = values, other: dict[str, Any] = other) -> str:
+            name = match.group(1)
+            return _expression(name, values[name], other[name], facts)
+
+        rendered = re.sub(r"%\((\w+)\)s", substitute, sql).replace("%%", "%")
+        if sql.startswith("SELECT audit_head."):
+            lines.append(rendered + " \\gset head_")
+        else:
+            lines.append(rendered + ";")
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
+
+
+def _prepare_pgbench(url: str, ids: Sequence[int]) -> None:
+    """Tabulate each reception's own parameters, so that the script can pick one with ``\\gset``."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_receptions"))
+        conn.execute(
+            text(
+                "CREATE TABLE bench_receptions AS SELECT (row_number() OVER (ORDER BY r.id) - 1)::int AS n, "
+                "r.id AS rid, c.id AS certificate_id, c.program_id, r.person_digest "
+                "FROM receptions r JOIN reception_certificates rc ON rc.reception_id = r.id "
+                "JOIN certificates c ON c.id = rc.certificate_id WHERE r.id = ANY(:ids)"
+            ),
+            {"ids": list(ids)},
+        )
+        conn.execute(text("ALTER TABLE bench_receptions ADD PRIMARY KEY (n)"))
+        count = conn.execute(text("SELECT count(*) FROM bench_receptions")).scalar_one()
+    engine.dispose()
+    if count != len(ids):
+        raise SystemExit(f"{count} reception rows for {len(ids)} receptions: each must share exactly one certificate")
+
+
+class _WaitSampler:
+    """Samples pg_stat_activity of the database every 50 ms: busy backends and those waiting for a lock."""
+
+    def __init__(self, url: str) -> None:
+        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self.database = make_url(url).database
+        self.samples: list[tuple[int, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        query = (
+            "SELECT count(*), count(*) FILTER (WHERE wait_event = 'advisory'), "
+            "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory') "
+            "FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                row = conn.execute(query, (self.database,)).fetchone()
+                if row is not None:
+                    self.samples.append((int(row[0]), int(row[1]), int(row[2])))
+
+    def __enter__(self) -> _WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def averages(self) -> dict[str, float]:
+        """Mean active backends, mean waiting for the audit chain's advisory lock, mean waiting for another lock."""
+        count = max(len(self.samples), 1)
+        return {
+            key: round(sum(sample[index] for sample in self.samples) / count, 2)
+            for index, key in enumerate(("active", "advisory_wait", "other_lock_wait"))
+        }
+
+
+def _pgbench(url: str, script: Path, clients: int, seconds: int) -> tuple[float, float, str]:
+    """Run the script; return tps, average latency (ms) and the output."""
+    target = make_url(url)
+    command = [
+        "pgbench",
+        "-n",
+        "-M",
+        "prepared",
+        "-f",
+        str(script),
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        "-h",
+        target.host or "127.0.0.1",
+        "-p",
+        str(target.port or 5432),
+        "-U",
+        target.username or "postgres",
+        target.database or DATABASE,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed ({done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[-2000:]}")
+    tps = re.search(r"tps = ([\d.]+)", done.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    if tps is None or latency is None:
+        raise SystemExit(f"cannot read pgbench's output:\n{done.stdout}")
+    if failed and int(failed.group(1)):
+        raise SystemExit(f"pgbench transactions failed:\n{done.stdout}")
+    return float(tps.group(1)), float(latency.group(1)), done.stdout
+
+
+def _audit_head(url: str) -> tuple[int, str, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        seq, entry_hash = conn.execute(text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")).one()
+        count = conn.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    engine.dispose()
+    return int(seq), str(entry_hash), int(count)
+
+
+def _drop_pgbench_entries(url: str, seq: int, entry_hash: str) -> int:
+    """Remove the entries pgbench appended (their hashes are stand-ins) and restore the chain's head.
+
+    The table refuses DELETE by trigger; in this throwaway database the session turns triggers off.
+    """
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        removed = conn.execute(text("DELETE FROM audit_entries WHERE seq > :seq"), {"seq": seq}).rowcount
+        conn.execute(
+            text("UPDATE audit_head SET seq = :seq, entry_hash = :h WHERE id = 1"), {"seq": seq, "h": entry_hash}
+        )
+    engine.dispose()
+    return int(removed)
+
+
+def _verify_audit(env: dict[str, str]) -> tuple[bool, int]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pmh", "audit", "verify", "--json"], env=env, capture_output=True, text=True
+    )
+    result = json.loads(done.stdout)
+    return bool(result["ok"]) and done.returncode == 0, int(result["entries"])
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def _environment(url: str, workdir: Path) -> dict[str, str]:
+    values = {
+        "PMH_DATABASE_URL": url,
+        "PMH_DATA_DIR": str(workdir / "var"),
+        "PMH_LOG_LEVEL": "WARNING",
+        "PMH_SECRET_KEY": os.environ.get("PMH_SECRET_KEY", "benchmark-secret"),
+    }
+    os.environ.update(values)  # the in-process steps (receptions, capture) use the same settings
+    _reset_pmh_caches()
+    return {**os.environ, **values}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark and return its figures."""
+    workdir = Path(tempfile.mkdtemp(prefix="pmh-bench-eligibility-"))
+    reuse = args.reuse and _database_exists(args.database)
+    url = _database_url(args.database) if reuse else _fresh_database(args.database)
+    env = _environment(url, workdir)
+    load_seconds: dict[str, float] = {}
+    if reuse:
+        _say(f"reusing {args.database}")
+        _pmh(env, "db", "upgrade")
+        setup = _existing_setup()
+    else:
+        insurance, load_seconds = _load_registry(env, args.certificates, workdir)
+        setup = _make_receptions(insurance, args.receptions, args.seed)
+        insurance.unlink()
+        load_seconds |= setup.seconds
+    ids = setup.reception_ids
+    _prepare_pgbench(url, ids)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        certificates = conn.execute(text("SELECT count(*) FROM certificates")).scalar_one()
+    engine.dispose()
+
+    seq_before, _, _ = _audit_head(url)
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
+    port = _free_port()
+    _say(f"serving with {args.workers} worker(s); {args.clients} clients over {len(ids):,} receptions …")
+    server = _serve(env, args.workers, port, workdir / "uvicorn.log")
+    try:
+        load, hub_waits = _run_clients(
+            port, setup.institution_key, ids, args.clients, args.seconds, day, server.pid, url
+        )
+    finally:
+        _stop(server)
+    requests = len(load.latencies)
+    errors = sum(load.errors.values())
+    if errors:
+        raise SystemExit(f"{errors} of {requests} requests failed: {load.errors} — {load.error_sample}")
+    latencies = sorted(load.latencies)
+    seq_after, _, _ = _audit_head(url)
+    written = seq_after - seq_before
+    if written < requests + load.warmup_requests:
+        raise SystemExit(f"only {written} audit entries for {requests + load.warmup_requests} requests")
+
+    _say("capturing the statements of a request …")
+    first, second = _capture_two(url, setup.institution_key, day)
+    script = _pgbench_script(first, second, len(ids))
+    script_path = workdir / "eligibility.pgbench"
+    script_path.write_text(script)
+    if args.show_script:
+        print(script, file=sys.stderr)
+    verified_before, entries = _verify_audit(env)
+
+    _say(f"pgbench: {args.clients} clients for {args.seconds} s …")
+    seq_head, hash_head, _ = _audit_head(url)
+    with _WaitSampler(url) as sampler:
+        tps, pgbench_latency, _ = _pgbench(url, script_path, args.clients, args.seconds)
+    removed = _drop_pgbench_entries(url, seq_head, hash_head)
+    verified_after, _ = _verify_audit(env)
+    if not (verified_before and verified_after):
+        raise SystemExit("pmh audit verify failed after the run")
+    req_per_s = requests / load.elapsed
+    return {
+        "certificates": certificates,
+        "receptions": len(ids),
+        "clients": args.clients,
+        "workers": args.workers,
+        "seconds": round(load.elapsed, 2),
+        "requests": requests,
+        "errors": errors,
+        "req_per_s": round(req_per_s),
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "max_ms": round(latencies[-1] * 1000, 2),
+        "server_cpu_ms_per_request": round(load.server_cpu / requests * 1000, 2),
+        "ceiling_per_s": round(tps),
+        "pgbench_latency_ms": pgbench_latency,
+        "ratio": round(req_per_s / tps, 3),
+        "statements": len(first.statements) + int(first.pre_ping),
+        "hub_backends": hub_waits,
+        "pgbench_backends": sampler.averages(),
+        "audit_rows_written": written,
+        "audit_entries": entries,
+        "audit_verified": True,
+        "pgbench_rows_removed": removed,
+        "warmup_requests": load.warmup_requests,
+        "load_seconds": load_seconds,
+        "script": str(script_path),
+    }
+
+
+def main() -> None:
+    """Parse the arguments, run, print."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--certificates", type=int, default=1_000_000, help="certificates to load")
+    parser.add_argument(
+        "--receptions", type=int, help="consented receptions to read (default: certificates / 50, 100 to 2,000)"
+    )
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
+    parser.add_argument("--seconds", type=int, default=20, help="measured seconds (and pgbench's -T)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--database", default=DATABASE, help="database to create (dropped first)")
+    parser.add_argument("--reuse", action="store_true", help="reuse the database and its receptions if it exists")
+    parser.add_argument("--show-script", action="store_true", help="print the pgbench script to stderr")
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    args = parser.parse_args()
+    if args.receptions is None:
+        args.receptions = min(2_000, max(100, args.certificates // 50))
+    figures = run(args)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    met = {True: "met", False: "NOT met"}
+    print(
+        f"hub    : {figures['requests']:,} requests in {figures['seconds']} s = {figures['req_per_s']:,} req/s, "
+        f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms, "
+        f"{figures['errors']} errors ({figures['workers']} worker(s), {figures['clients']} clients, "
+        f"{figures['receptions']:,} receptions, {figures['certificates']:,} certificates)"
+    )
+    print(
+        f"ceiling: pgbench {figures['ceiling_per_s']:,} tx/s of the same {figures['statements']} statements "
+        f"(latency {figures['pgbench_latency_ms']} ms)"
+    )
+    hub, bench = figures["hub_backends"], figures["pgbench_backends"]
+    print(
+        f"server : {figures['server_cpu_ms_per_request']} ms CPU per request (uvicorn workers); backends active / "
+        f"waiting for the audit lock / for another lock: hub {hub['active']} / {hub['advisory_wait']} / "
+        f"{hub['other_lock_wait']}, pgbench {bench['active']} / {bench['advisory_wait']} / {bench['other_lock_wait']}"
+    )
+    print(
+        f"audit  : {figures['audit_rows_written']:,} entries written, chain verified: {figures['audit_verified']} "
+        f"({figures['audit_entries']:,} entries)"
+    )
+    print(
+        f"targets: req/s ≥ {TARGET_REQ_PER_S:,} {met[figures['req_per_s'] >= TARGET_REQ_PER_S]}; "
+        f"p99 ≤ {TARGET_P99_MS:g} ms {met[figures['p99_ms'] <= TARGET_P99_MS]}; "
+        f"ratio {figures['ratio']} ≥ {TARGET_RATIO} {met[figures['ratio'] >= TARGET_RATIO]}"
+    )
+
+
+if __name__ == "__main__":
+    main()
