@@ -13,6 +13,7 @@ from pmh.auth.models import Organisation, StaffUser
 from pmh.auth.schemas import Caller, Role
 from pmh.cards import service as cards
 from pmh.codes.checkdigits import my_number_check_digit
+from pmh.operator.fees import service as fees
 from pmh.reception import service as reception
 from pmh.reference import catalogue
 from pmh.registry import importer
@@ -24,6 +25,8 @@ DEMO_PASSWORD = "demo-password-2026"
 DEMO_LOGIN_PREFIX = "demo-"
 DEMO_CLINIC_CODE = "1310112345"
 DEMO_PHARMACY_CODE = "1340112349"
+DEMO_FEE_YEAR = 2027
+DEMO_FEE_UNIT_SEN = 700  # ¥7.00, kept in 銭
 DEMO_MUNICIPALITIES = ("132012", "130001")  # 八王子市, 東京都
 # Real payer numbers of 八王子市's local programs (domain.md) and made-up ones of Tokyo's national programs.
 DEMO_PROGRAMS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -75,6 +78,9 @@ def seed_demo(session: Session) -> DemoCredentials:
     ]
     grants += [(pharmacy, "institution"), (pharmacy, "card_reader")]
     grants += [(m, "municipality") for m in municipalities]
+    # The briefing's current estimate of the FY2027 operating fee: ¥7 per registered count and month.
+    operator_caller = Caller(operator.id, operator.code, operator.name, "operator", "operator", "demo")
+    fees.set_price(session, operator_caller, DEMO_FEE_YEAR, "estimate", DEMO_FEE_UNIT_SEN)
     for organisation, role in grants:
         issued = auth.create_api_key(session, organisation, role, "デモ用")
         credentials.keys.append(
