@@ -470,9 +470,10 @@ class Captured:
     facts: dict[str, Any]
 
 
-def _capture(key: str, reception_id: int, day: str) -> Captured:
-    """Run one request through the app in-process and record every statement it sends."""
+def _capture(key: str, reception_id: int, day: str, chain: int) -> Captured:
+    """Run one request through the app in-process, its audit entry on ``chain``; record every statement."""
     import warnings
+    from unittest import mock
 
     from pmh.app import create_app
     from pmh.db import get_engine
@@ -492,17 +493,17 @@ def _capture(key: str, reception_id: int, day: str) -> Captured:
             conn.execute(
                 text(
                     "SELECT b.rid, b.certificate_id, b.program_id, b.person_digest, "
-                    "h.seq AS head_seq, h.entry_hash AS head_entry_hash "
-                    "FROM bench_receptions b, audit_head h WHERE b.rid = :rid AND h.id = 1"
+                    "h.seq AS head_seq, h.entry_hash AS head_entry_hash, h.id - 1 AS chain, h.id AS head_id "
+                    "FROM bench_receptions b, audit_head h WHERE b.rid = :rid AND h.id = :chain + 1"
                 ),
-                {"rid": reception_id},
+                {"rid": reception_id, "chain": chain},
             )
             .mappings()
             .one()
         )
     event.listen(engine, "before_cursor_execute", record)
     try:
-        with TestClient(create_app()) as client:
+        with mock.patch("secrets.randbelow", return_value=chain), TestClient(create_app()) as client:
             response = client.get(
                 f"/api/v1/receptions/{reception_id}/eligibility",
                 params={"service_date": day, "format": "json"},
@@ -527,7 +528,16 @@ def _capture_two(url: str, key: str, day: str) -> tuple[Captured, Captured]:
             )
         ).one()
     engine.dispose()
-    return _capture(key, int(pair[0]), day), _capture(key, int(pair[1]), day)
+    # Two different chains (the last two), so that the chain is seen to vary and becomes a variable.
+    chains = _audit_chains()
+    first, second = max(chains - 1, 0), max(chains - 2, 0)
+    return _capture(key, int(pair[0]), day, first), _capture(key, int(pair[1]), day, second)
+
+
+def _audit_chains() -> int:
+    from pmh.settings import get_settings
+
+    return get_settings().audit_chains
 
 
 def _literal(value: Any) -> str:
@@ -548,6 +558,8 @@ def _literal(value: Any) -> str:
 
 
 _VARIABLES = {
+    "chain": ":chain",
+    "head_id": "(:chain + 1)",
     "rid": "(:rid)::bigint",
     "certificate_id": "(:certificate_id)::bigint",
     "program_id": "(:program_id)::bigint",
@@ -591,6 +603,7 @@ def _pgbench_script(first: Captured, second: Captured, receptions: int) -> str:
         "-- one eligibility read as the app runs it (captured), over random consented receptions",
         f"\\set n random(0, {receptions - 1})",
         "SELECT rid, certificate_id, program_id, person_digest FROM bench_receptions WHERE n = :n \\gset",
+        f"\\set chain random(0, {_audit_chains() - 1})",
         "BEGIN;",
     ]
     if first.pre_ping:
@@ -712,27 +725,39 @@ def _pgbench(url: str, script: Path, clients: int, seconds: int) -> tuple[float,
     return float(tps.group(1)), float(latency.group(1)), done.stdout
 
 
-def _audit_head(url: str) -> tuple[int, str, int]:
+def _audit_heads(url: str) -> tuple[dict[int, tuple[int, str]], int]:
+    """Return every chain's head (chain → seq, hash) and the number of entries."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        seq, entry_hash = conn.execute(text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")).one()
+        heads = {
+            int(i) - 1: (int(q), str(h)) for i, q, h in conn.execute(text("SELECT id, seq, entry_hash FROM audit_head"))
+        }
         count = conn.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
     engine.dispose()
-    return int(seq), str(entry_hash), int(count)
+    return heads, int(count)
 
 
-def _drop_pgbench_entries(url: str, seq: int, entry_hash: str) -> int:
-    """Remove the entries pgbench appended (their hashes are stand-ins) and restore the chain's head.
+def _drop_pgbench_entries(url: str, heads: dict[int, tuple[int, str]]) -> int:
+    """Remove the entries pgbench appended (their hashes are stand-ins) and restore every chain's head.
 
     The table refuses DELETE by trigger; in this throwaway database the session turns triggers off.
     """
     engine = create_engine(url)
+    removed = 0
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        removed = conn.execute(text("DELETE FROM audit_entries WHERE seq > :seq"), {"seq": seq}).rowcount
-        conn.execute(
-            text("UPDATE audit_head SET seq = :seq, entry_hash = :h WHERE id = 1"), {"seq": seq, "h": entry_hash}
-        )
+        for chain in range(_audit_chains()):
+            seq, entry_hash = heads.get(chain, (0, ""))
+            removed += conn.execute(
+                text("DELETE FROM audit_entries WHERE chain = :c AND seq > :seq"), {"c": chain, "seq": seq}
+            ).rowcount
+            if chain in heads:
+                conn.execute(
+                    text("UPDATE audit_head SET seq = :seq, entry_hash = :h WHERE id = :id"),
+                    {"seq": seq, "h": entry_hash, "id": chain + 1},
+                )
+            else:
+                conn.execute(text("DELETE FROM audit_head WHERE id = :id"), {"id": chain + 1})
     engine.dispose()
     return int(removed)
 
@@ -783,7 +808,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         certificates = conn.execute(text("SELECT count(*) FROM certificates")).scalar_one()
     engine.dispose()
 
-    seq_before, _, _ = _audit_head(url)
+    _, entries_before = _audit_heads(url)
     day = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
     port = _free_port()
     _say(f"serving with {args.workers} worker(s); {args.clients} clients over {len(ids):,} receptions …")
@@ -799,8 +824,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if errors:
         raise SystemExit(f"{errors} of {requests} requests failed: {load.errors} — {load.error_sample}")
     latencies = sorted(load.latencies)
-    seq_after, _, _ = _audit_head(url)
-    written = seq_after - seq_before
+    _, entries_after = _audit_heads(url)
+    written = entries_after - entries_before
     if written < requests + load.warmup_requests:
         raise SystemExit(f"only {written} audit entries for {requests + load.warmup_requests} requests")
 
@@ -814,10 +839,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     verified_before, entries = _verify_audit(env)
 
     _say(f"pgbench: {args.clients} clients for {args.seconds} s …")
-    seq_head, hash_head, _ = _audit_head(url)
+    heads, _ = _audit_heads(url)
     with _WaitSampler(url) as sampler:
         tps, pgbench_latency, _ = _pgbench(url, script_path, args.clients, args.seconds)
-    removed = _drop_pgbench_entries(url, seq_head, hash_head)
+    removed = _drop_pgbench_entries(url, heads)
     verified_after, _ = _verify_audit(env)
     if not (verified_before and verified_after):
         raise SystemExit("pmh audit verify failed after the run")
@@ -842,6 +867,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "hub_backends": hub_waits,
         "pgbench_backends": sampler.averages(),
         "audit_rows_written": written,
+        "audit_chains": _audit_chains(),
         "audit_entries": entries,
         "audit_verified": True,
         "pgbench_rows_removed": removed,

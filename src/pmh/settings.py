@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     cookie_secure: bool = False
     max_upload_mb: int = 100
+    audit_chains: int = Field(default=16, ge=1, le=1024)
+    """How many independent hash chains the audit log keeps on PostgreSQL (appenders of different
+    chains never wait for each other; SQLite writes one chain)."""
 
     @property
     def effective_database_url(self) -> str:

@@ -20,6 +20,8 @@ Reader = Annotated[Caller, requires("municipality", "institution", "operator")]
 class AuditEntryRead(BaseModel):
     """One audit entry as its organisation sees it."""
 
+    id: int
+    chain: int
     seq: int
     occurred_at: dt.datetime
     actor: str
@@ -35,8 +37,8 @@ def list_audit_entries(
     caller: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_seq: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62, description="この id より前の記録（次のページ）")] = None,
 ) -> list[AuditEntryRead]:
-    """Return the newest entries recorded for the caller's own organisation."""
-    entries = service.entries_for(session, caller, limit=limit, before_seq=before_seq)
+    """Return the newest entries recorded for the caller's own organisation (newest first)."""
+    entries = service.entries_for(session, caller, limit=limit, before_id=before_id)
     return [AuditEntryRead.model_validate(e, from_attributes=True) for e in entries]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmh.db import Base, BigId, UTCDateTime
@@ -13,13 +13,17 @@ from pmh.db import Base, BigId, UTCDateTime
 class AuditEntry(Base):
     """One audited read or write of a person's data, or another security-relevant event.
 
-    ``subject_id`` names records by their ids or keyed hashes, never by My Number or name.
+    ``subject_id`` names records by their ids or keyed hashes, never by My Number or name. The log
+    is several independent hash chains (``chain``), each numbered by its own ``seq``, so that
+    appenders of different chains never wait for one another.
     """
 
     __tablename__ = "audit_entries"
+    __table_args__ = (UniqueConstraint("chain", "seq"), UniqueConstraint("chain", "prev_hash"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chain: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    seq: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     organisation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("organisations.id"), index=True)
     actor: Mapped[str] = mapped_column(String(100))
@@ -28,12 +32,12 @@ class AuditEntry(Base):
     subject_type: Mapped[str] = mapped_column(String(64))
     subject_id: Mapped[str] = mapped_column(String(128))
     detail: Mapped[str] = mapped_column(Text, default="{}")
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class AuditHead(Base):
-    """The chain's newest entry, so that deleting the last entries is detected too."""
+    """A chain's newest entry, so that deleting the last entries is detected too (``id`` = chain + 1)."""
 
     __tablename__ = "audit_head"
 

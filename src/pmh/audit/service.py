@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,16 +16,25 @@ from pmh.audit.models import AuditEntry, AuditHead
 from pmh.auth.schemas import Caller
 from pmh.db import utcnow
 from pmh.privacy import redact_my_numbers
+from pmh.settings import get_settings
 
 GENESIS_HASH = "0" * 64
-_HEAD_ID = 1
-# Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
+# Arbitrary constant naming the audit chains' advisory locks on PostgreSQL (the second key is the chain).
 _CHAIN_LOCK_KEY = 0x706D6861  # "pmha"
+SESSION_CHAIN = "pmh_audit_chain"
+
+
+def _head_id(chain: int) -> int:
+    return chain + 1  # chain 0's head kept the id 1 it had when the log was a single chain
 
 
 def _canonical(entry: AuditEntry) -> bytes:
-    """Serialise exactly the fields the hash covers, in a fixed order and format."""
-    fields = [
+    """Serialise exactly the fields the hash covers, in a fixed order and format.
+
+    Entries of chain 0 keep the form they had when the log was a single chain; the others add
+    their chain, so an entry cannot be moved from one chain to another unnoticed.
+    """
+    fields: list[object] = [
         entry.seq,
         entry.occurred_at.isoformat(timespec="microseconds"),
         entry.organisation_id,
@@ -36,6 +46,8 @@ def _canonical(entry: AuditEntry) -> bytes:
         entry.detail,
         entry.prev_hash,
     ]
+    if entry.chain:
+        fields.append(entry.chain)
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -44,10 +56,20 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_canonical(entry)).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise appenders so that the chain stays linear (SQLite already holds the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+def _chain_of(session: Session) -> int:
+    """Return the chain this session appends to, and lock it for the transaction.
+
+    On PostgreSQL each session draws one of ``PMH_AUDIT_CHAINS`` chains at random and keeps it, so
+    a transaction never holds two chain locks (no deadlock) and concurrent transactions mostly hold
+    different ones. SQLite already serialises every writer (``BEGIN IMMEDIATE``) and uses chain 0.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    chain = session.info.get(SESSION_CHAIN)
+    if chain is None:
+        chain = session.info[SESSION_CHAIN] = secrets.randbelow(get_settings().audit_chains)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key, :chain)"), {"key": _CHAIN_LOCK_KEY, "chain": chain})
+    return int(chain)
 
 
 def record(
@@ -63,10 +85,11 @@ def record(
     ``subject_ids`` are record ids or keyed hashes; several are joined so that one entry can
     cover one request that read many records.
     """
-    _lock_chain(session)
-    head = session.get(AuditHead, _HEAD_ID)
+    chain = _chain_of(session)
+    head = session.get(AuditHead, _head_id(chain), populate_existing=True)
     subject = subject_ids if isinstance(subject_ids, str) else ",".join(subject_ids)
     entry = AuditEntry(
+        chain=chain,
         seq=(head.seq + 1) if head else 1,
         occurred_at=utcnow(),
         organisation_id=caller.organisation_id if caller else None,
@@ -81,7 +104,7 @@ def record(
     entry.entry_hash = entry_hash(entry)
     session.add(entry)
     if head is None:
-        session.add(AuditHead(id=_HEAD_ID, seq=entry.seq, entry_hash=entry.entry_hash))
+        session.add(AuditHead(id=_head_id(chain), seq=entry.seq, entry_hash=entry.entry_hash))
     else:
         head.seq, head.entry_hash = entry.seq, entry.entry_hash
     session.flush()
@@ -102,33 +125,49 @@ class ChainVerification:
 
 
 def verify_chain(session: Session, batch_size: int = 5000) -> ChainVerification:
-    """Walk the whole chain and report every edited, deleted or reordered entry."""
+    """Walk every chain and report every edited, deleted or reordered entry, naming its chain."""
     result = ChainVerification()
-    expected_seq, previous_hash = 1, GENESIS_HASH
-    stream = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size))
-    for entry in stream.scalars():
-        result.entries += 1
-        if entry.seq != expected_seq:
-            result.problems.append(f"連番 {expected_seq}〜{entry.seq - 1} の記録が欠けています（削除の疑い）。")
-        if entry.prev_hash != previous_hash:
-            result.problems.append(f"連番 {entry.seq} の直前の記録と連鎖していません（削除・並べ替えの疑い）。")
-        if entry_hash(entry) != entry.entry_hash:
-            result.problems.append(f"連番 {entry.seq} の内容がハッシュと一致しません（改ざんの疑い）。")
-        expected_seq, previous_hash = entry.seq + 1, entry.entry_hash
-    head = session.get(AuditHead, _HEAD_ID)
-    if head is None and result.entries:
-        result.problems.append("監査ログの末尾情報がありません（改ざんの疑い）。")
-    elif head is not None and (head.seq != expected_seq - 1 or head.entry_hash != previous_hash):
-        result.problems.append(f"末尾の記録が連番 {head.seq} と一致しません（末尾の削除の疑い）。")
+    heads = {head.id - 1: head for head in session.scalars(select(AuditHead))}
+    chains = set(heads) | set(session.scalars(select(AuditEntry.chain).distinct()))
+    for chain in sorted(chains):
+        _verify_one(session, chain, heads.get(chain), batch_size, result)
     return result
 
 
-def entries_for(session: Session, caller: Caller, limit: int = 100, before_seq: int | None = None) -> list[AuditEntry]:
-    """Return the newest audit entries of the caller's own organisation."""
+def _verify_one(
+    session: Session, chain: int, head: AuditHead | None, batch_size: int, result: ChainVerification
+) -> None:
+    where = f"鎖 {chain} の" if chain else ""
+    expected_seq, previous_hash = 1, GENESIS_HASH
+    stream = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.chain == chain)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=batch_size)
+    )
+    count = 0
+    for entry in stream.scalars():
+        count += 1
+        if entry.seq != expected_seq:
+            result.problems.append(f"{where}連番 {expected_seq}〜{entry.seq - 1} の記録が欠けています（削除の疑い）。")
+        if entry.prev_hash != previous_hash:
+            result.problems.append(f"{where}連番 {entry.seq} の直前の記録と連鎖していません（削除・並べ替えの疑い）。")
+        if entry_hash(entry) != entry.entry_hash:
+            result.problems.append(f"{where}連番 {entry.seq} の内容がハッシュと一致しません（改ざんの疑い）。")
+        expected_seq, previous_hash = entry.seq + 1, entry.entry_hash
+    result.entries += count
+    if head is None and count:
+        result.problems.append(f"{where}監査ログの末尾情報がありません（改ざんの疑い）。")
+    elif head is not None and (head.seq != expected_seq - 1 or head.entry_hash != previous_hash):
+        result.problems.append(f"{where}末尾の記録が連番 {head.seq} と一致しません（末尾の削除の疑い）。")
+
+
+def entries_for(session: Session, caller: Caller, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
+    """Return the newest audit entries of the caller's own organisation (newest first, across chains)."""
     stmt = select(AuditEntry).where(AuditEntry.organisation_id == caller.organisation_id)
-    if before_seq is not None:
-        stmt = stmt.where(AuditEntry.seq < before_seq)
-    return list(session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit)))
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
 
 
 def count_entries(session: Session) -> int:

@@ -1,0 +1,135 @@
+"""Several hash chains: appenders of different chains never wait for each other, and each verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from pmh.audit import service
+from pmh.audit.models import AuditEntry
+from pmh.auth.schemas import Caller
+from pmh.db import make_engine
+from pmh.migrate import upgrade
+from tests import factories as f
+from tests.audit.test_chain import _without_guard
+from tests.conftest import _pg_database
+
+
+@pytest.fixture
+def caller(db_session: Session) -> Caller:
+    clinic = f.institution(db_session)
+    return Caller(clinic.id, clinic.code, clinic.name, "institution", "institution", "key:test")
+
+
+def _append(session: Session, caller: Caller, chain: int, count: int) -> None:
+    """Append ``count`` entries from a session pinned to one chain (as a request's session would be)."""
+    session.info[service.SESSION_CHAIN] = chain
+    for n in range(count):
+        service.record(session, caller, "certificate.read", "certificate", str(n))
+    session.info.pop(service.SESSION_CHAIN)
+
+
+def test_chain_zero_keeps_its_original_hash_form(db_session: Session, caller: Caller) -> None:
+    db_session.info[service.SESSION_CHAIN] = 0
+    entry = service.record(db_session, caller, "a", "t", "1", {"k": "v"})
+    assert entry.chain == 0
+    fields = [
+        entry.seq,
+        entry.occurred_at.isoformat(timespec="microseconds"),
+        entry.organisation_id,
+        entry.actor,
+        entry.role,
+        entry.action,
+        entry.subject_type,
+        entry.subject_id,
+        entry.detail,
+        entry.prev_hash,
+    ]
+    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+    assert entry.entry_hash == hashlib.sha256(canonical).hexdigest()
+    moved = AuditEntry(
+        **{
+            c: getattr(entry, c)
+            for c in (
+                "seq",
+                "occurred_at",
+                "organisation_id",
+                "actor",
+                "role",
+                "action",
+                "subject_type",
+                "subject_id",
+                "detail",
+                "prev_hash",
+            )
+        }
+    )
+    moved.chain = entry.chain + 1
+    assert service.entry_hash(moved) != entry.entry_hash  # a chain's entries cannot pass as another's
+
+
+def test_several_chains_each_verify_and_a_break_names_its_chain(
+    db_session: Session, caller: Caller, backend: str
+) -> None:
+    for chain in (0, 3, 7):
+        _append(db_session, caller, chain, 4)
+    result = service.verify_chain(db_session)
+    assert result.ok and result.entries == 12
+    chains = db_session.scalars(text("SELECT DISTINCT chain FROM audit_entries ORDER BY chain")).all()
+    # PostgreSQL keeps the chains apart; SQLite, whose writers are serialised anyway, writes chain 0 only.
+    broken, expected = (7, "鎖 7 の連番 2") if backend == "postgresql" else (0, "連番 6")
+    assert chains == ([0, 3, 7] if backend == "postgresql" else [0])
+    _without_guard(db_session, backend)
+    seq = 2 if backend == "postgresql" else 6
+    db_session.execute(text(f"UPDATE audit_entries SET subject_id = 'x' WHERE chain = {broken} AND seq = {seq}"))
+    db_session.expire_all()
+    problems = service.verify_chain(db_session).problems
+    assert problems == [f"{expected} の内容がハッシュと一致しません（改ざんの疑い）。"]
+
+
+@pytest.fixture
+def committed(tmp_path: Path, worker_name: str) -> Iterator[tuple[Engine, Caller]]:
+    """A PostgreSQL database of its own with a clinic committed (concurrency needs separate connections)."""
+    engine = make_engine(_pg_database(f"chains_{worker_name}"))
+    with engine.begin() as connection:
+        upgrade(connection)
+    with Session(engine) as session, session.begin():
+        clinic = f.institution(session)
+        caller = Caller(clinic.id, clinic.code, clinic.name, "institution", "institution", "key:test")
+    yield engine, caller
+    engine.dispose()
+
+
+def _append_committed(engine: Engine, caller: Caller, chain: int, done: list[int]) -> None:
+    with Session(engine) as session, session.begin():
+        _append(session, caller, chain, 1)
+    done.append(chain)
+
+
+def test_appenders_of_different_chains_do_not_wait_for_each_other(committed: tuple[Engine, Caller]) -> None:
+    engine, caller = committed
+    holder = Session(engine)
+    holder.begin()
+    _append(holder, caller, 1, 1)  # holds chain 1's lock until it commits
+    done: list[int] = []
+    other = threading.Thread(target=_append_committed, args=(engine, caller, 2, done))
+    same = threading.Thread(target=_append_committed, args=(engine, caller, 1, done))
+    other.start()
+    other.join(timeout=10)
+    assert done == [2], "an appender of another chain waited for chain 1"
+    same.start()
+    same.join(timeout=1.5)
+    assert same.is_alive() and done == [2], "two appenders of one chain ran at once"
+    holder.commit()
+    holder.close()
+    same.join(timeout=10)
+    assert done == [2, 1]
+    with Session(engine) as session:
+        assert service.verify_chain(session).ok
