@@ -7,7 +7,7 @@ Measures, in one run on a fresh PostgreSQL database:
   version in force and the insurance record, and appends one hash-chained audit entry: req/s, p50
   and p99 latency;
 - the ceiling: ``pgbench`` running the very SQL statements one such request executes (captured from
-  a request through the app), with the same transaction, the audit chain's advisory lock, the audit
+  a request through the app), with the same transaction, the audit chain's head-row lock, the audit
   INSERT and the UPDATE of the chain's head row, over the same receptions, with as many clients.
 
     .venv/bin/python benchmarks/eligibility.py --certificates 1000000 --seconds 30
@@ -680,7 +680,10 @@ class _WaitSampler:
         self._thread.join()
 
     def averages(self) -> dict[str, float]:
-        """Mean active backends, mean waiting for the audit chain's advisory lock, mean waiting for another lock."""
+        """Mean active backends, mean waiting for an advisory lock, mean waiting for a row or other lock.
+
+        Since revision 0007 the audit chains are locked through their head rows, so waits for them
+        count as row-lock waits; advisory locks are left to uploads."""
         count = max(len(self.samples), 1)
         return {
             key: round(sum(sample[index] for sample in self.samples) / count, 2)
@@ -913,7 +916,8 @@ def main() -> None:
     hub, bench = figures["hub_backends"], figures["pgbench_backends"]
     print(
         f"server : {figures['server_cpu_ms_per_request']} ms CPU per request (uvicorn workers); backends active / "
-        f"waiting for the audit lock / for another lock: hub {hub['active']} / {hub['advisory_wait']} / "
+        f"waiting for an advisory lock / for a row or other lock (audit heads): "
+        f"hub {hub['active']} / {hub['advisory_wait']} / "
         f"{hub['other_lock_wait']}, pgbench {bench['active']} / {bench['advisory_wait']} / {bench['other_lock_wait']}"
     )
     print(

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from pmh.audit.models import AuditEntry, AuditHead
@@ -19,8 +20,6 @@ from pmh.privacy import redact_my_numbers
 from pmh.settings import get_settings
 
 GENESIS_HASH = "0" * 64
-# Arbitrary constant naming the audit chains' advisory locks on PostgreSQL (the second key is the chain).
-_CHAIN_LOCK_KEY = 0x706D6861  # "pmha"
 SESSION_CHAIN = "pmh_audit_chain"
 
 
@@ -57,7 +56,7 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 def _chain_of(session: Session) -> int:
-    """Return the chain this session appends to, and lock it for the transaction.
+    """Return the chain this session appends to.
 
     On PostgreSQL each session draws one of ``PMH_AUDIT_CHAINS`` chains at random and keeps it, so
     a transaction never holds two chain locks (no deadlock) and concurrent transactions mostly hold
@@ -68,8 +67,28 @@ def _chain_of(session: Session) -> int:
     chain = session.info.get(SESSION_CHAIN)
     if chain is None:
         chain = session.info[SESSION_CHAIN] = secrets.randbelow(get_settings().audit_chains)
-    session.execute(text("SELECT pg_advisory_xact_lock(:key, :chain)"), {"key": _CHAIN_LOCK_KEY, "chain": chain})
     return int(chain)
+
+
+def _locked_head(session: Session, chain: int) -> AuditHead | None:
+    """Return the chain's head, locked until the transaction ends (None for a new chain on SQLite).
+
+    On PostgreSQL the head row itself is the chain's lock (``SELECT … FOR UPDATE``, which reads the
+    newest committed head after waiting). A chain's first appender creates its head at sequence 0
+    (``ON CONFLICT DO NOTHING``, so two first appenders cannot both start it) and then locks it.
+    SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock.
+    """
+    head_id = _head_id(chain)
+    if session.get_bind().dialect.name != "postgresql":
+        return session.get(AuditHead, head_id, populate_existing=True)
+    locked = select(AuditHead).where(AuditHead.id == head_id).with_for_update()
+    head = session.scalars(locked.execution_options(populate_existing=True)).first()
+    if head is None:
+        session.execute(
+            pg_insert(AuditHead).values(id=head_id, seq=0, entry_hash=GENESIS_HASH).on_conflict_do_nothing()
+        )
+        head = session.scalars(locked.execution_options(populate_existing=True)).one()
+    return head
 
 
 def record(
@@ -86,7 +105,7 @@ def record(
     cover one request that read many records.
     """
     chain = _chain_of(session)
-    head = session.get(AuditHead, _head_id(chain), populate_existing=True)
+    head = _locked_head(session, chain)
     subject = subject_ids if isinstance(subject_ids, str) else ",".join(subject_ids)
     entry = AuditEntry(
         chain=chain,

@@ -114,10 +114,13 @@ def _claim_order(state: CertificateState) -> tuple[int, int, str, str]:
     return claim_order_key(state.certificate.payer_number, state.certificate.recipient_number)
 
 
-def states_on(session: Session, certificates: Sequence[Certificate], on: dt.date) -> list[CertificateState]:
-    """Return each certificate as of a date, in claim order (公費1 first)."""
+def states_on(
+    session: Session, certificates: Sequence[Certificate], on: dt.date, programs: dict[int, str] | None = None
+) -> list[CertificateState]:
+    """Return each certificate as of a date, in claim order (公費1 first); ``programs`` if already known."""
     versions = _versions_of(session, [c.id for c in certificates])
-    programs = _program_codes(session, (c.program_id for c in certificates))
+    if programs is None:
+        programs = _program_codes(session, (c.program_id for c in certificates))
     states = [state_of(c, versions[c.id], programs[c.program_id], on) for c in certificates if versions[c.id]]
     return sorted(states, key=_claim_order)
 
@@ -311,6 +314,34 @@ def _shared_certificates(
     return shared
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """A reception's consented certificates with their program codes and municipalities, read at once."""
+
+    pairs: list[tuple[ReceptionCertificate, Certificate]]
+    programs: dict[int, str]
+    municipalities: dict[int, tuple[str, str]]
+
+
+def _shared_with_names(session: Session, reception_id: int) -> _Shared:
+    """Return one reception's consented certificates, program codes and municipality names in one query."""
+    municipality = Organisation.__table__.alias("municipality")
+    rows = session.execute(
+        select(ReceptionCertificate, Certificate, Program.program_code, municipality.c.code, municipality.c.name)
+        .join(Certificate, Certificate.id == ReceptionCertificate.certificate_id)
+        .join(Program, Program.id == Certificate.program_id)
+        .join(municipality, municipality.c.id == Certificate.municipality_id)
+        .where(ReceptionCertificate.reception_id == reception_id)
+        .order_by(ReceptionCertificate.offered_order)
+    )
+    shared = _Shared([], {}, {})
+    for link, certificate, program_code, code, name in rows:
+        shared.pairs.append((link, certificate))
+        shared.programs[certificate.program_id] = program_code
+        shared.municipalities[certificate.municipality_id] = (code, name)
+    return shared
+
+
 def _insurance(record: InsuranceRecord | None) -> InsuranceRead | None:
     if record is None:
         return None
@@ -424,10 +455,10 @@ def eligibility(
     now = now or utcnow()
     reception = _reception(session, caller, reception_id)
     on = service_date or today_in_japan(now)
-    pairs = _shared_certificates(session, [reception.id])[reception.id]
+    shared = _shared_with_names(session, reception.id)
+    pairs, names = shared.pairs, shared.municipalities
     visible = [certificate for _, certificate in pairs if certificate.link_status == "linked"]
-    states = states_on(session, visible, on)
-    names = _organisation_names(session, (s.certificate.municipality_id for s in states))
+    states = states_on(session, visible, on, shared.programs)
     record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
     used = ledger.used(session, [s.certificate.id for s in states], ledger.month_of(on), ("all", "outpatient"))
     subsidies = [
