@@ -327,6 +327,10 @@ def _serve(env: dict[str, str], workers: int, port: int, log: Path) -> subproces
         str(port),
         "--workers",
         str(workers),
+        # Saturated on purpose, a worker's CPU-bound threads can keep uvicorn's health-check thread from
+        # answering within its default 5 s, and the supervisor then kills the worker mid-run.
+        "--timeout-worker-healthcheck",
+        "120",
         "--log-level",
         "warning",
         "--no-access-log",
