@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from pmh.copay import service
 from pmh.copay.schemas import CopaySheet
 from pmh.deps import SessionDep
-from pmh.errors import NotPermitted
-from pmh.web.session import StaffContext, StaffDep
+from pmh.web.session import StaffContext, StaffDep, staff_in_role
 from pmh.web.templating import templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
@@ -24,9 +23,9 @@ CSV_HEADER = ("日付", "医療機関コード", "医療機関名", "入院", "�
 def _sheet(
     session: SessionDep, staff: StaffContext, reception_id: int, payer: str, recipient: str, month: str, inpatient: bool
 ) -> CopaySheet:
-    if staff.caller.role != "institution":
-        raise NotPermitted("このページは医療機関・薬局の職員のみが使えます。")
-    return service.sheet(session, staff.caller, reception_id, payer, recipient, month, inpatient)
+    return service.sheet(
+        session, staff_in_role(staff, "institution").caller, reception_id, payer, recipient, month, inpatient
+    )
 
 
 @router.get("/{reception_id}/copay", response_class=HTMLResponse)

@@ -10,8 +10,6 @@ from fastapi.responses import Response
 from pmh.auth import service as auth
 from pmh.auth.schemas import Caller
 from pmh.db import unit_of_work
-from pmh.errors import NotPermitted
-from pmh.web.session import StaffContext
 
 FiscalYearQuery = Annotated[
     int, Query(ge=2027, le=2100, description="年度（西暦、例: 2027 = 令和9年度）。運営負担金・委託契約は令和9年度から")
@@ -32,10 +30,3 @@ def csv_response(text: str, filename: str) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def operator_staff(staff: StaffContext) -> StaffContext:
-    """Refuse a page to staff who are not the operator's."""
-    if staff.caller.role != "operator":
-        raise NotPermitted("このページは運営主体の職員のみが使えます。")
-    return staff

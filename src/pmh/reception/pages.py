@@ -13,10 +13,10 @@ from pmh.deps import SessionDep
 from pmh.eligibility import formats
 from pmh.eligibility import service as eligibility
 from pmh.eligibility.schemas import EligibilityFormat, PatientLink
-from pmh.errors import NotPermitted, PmhError
+from pmh.errors import PmhError
 from pmh.reception import service
 from pmh.registry.importer import check_upload_size
-from pmh.web.session import StaffContext, StaffDep, check_csrf
+from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
@@ -32,17 +32,11 @@ add_menu_item(
 )
 
 
-def _institution(staff: StaffContext) -> StaffContext:
-    if staff.caller.role != "institution":
-        raise NotPermitted("このページは医療機関・薬局の職員のみが使えます。")
-    return staff
-
-
 @router.get("", response_class=HTMLResponse)
 def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date | None = None) -> Response:
     """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link."""
     day = date or eligibility.today_in_japan()
-    rows = eligibility.list_receptions(session, _institution(staff).caller, day)
+    rows = eligibility.list_receptions(session, staff_in_role(staff, "institution").caller, day)
     context = {"staff": staff, "rows": rows, "day": day}
     return templates.TemplateResponse(request, "reception/desk.html", context)
 
@@ -58,7 +52,7 @@ def link(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Link one reception and return its row (htmx swaps it in place); a refusal is shown in the row."""
-    check_csrf(_institution(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
     error = None
     try:
         with session.begin_nested():  # a refused link leaves nothing behind, the row is shown again
@@ -76,7 +70,9 @@ def result(
     request: Request, reception_id: int, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Show the eligibility result as staff read it, with the downloads a レセコン imports."""
-    found = eligibility.eligibility(session, _institution(staff).caller, reception_id, service_date, "html")
+    found = eligibility.eligibility(
+        session, staff_in_role(staff, "institution").caller, reception_id, service_date, "html"
+    )
     context = {"staff": staff, "result": found, "formats": ("json", "xml", "fhir", "orca")}
     return templates.TemplateResponse(request, "reception/eligibility.html", context)
 
@@ -86,7 +82,9 @@ def download(
     reception_id: int, fmt: EligibilityFormat, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Download the eligibility result in one format (the file a レセコン imports)."""
-    found = eligibility.eligibility(session, _institution(staff).caller, reception_id, service_date, fmt)
+    found = eligibility.eligibility(
+        session, staff_in_role(staff, "institution").caller, reception_id, service_date, fmt
+    )
     body, media_type = formats.render(found, fmt)
     extension = "xml" if fmt == "xml" else "json"
     headers = {"Content-Disposition": f'attachment; filename="eligibility-{reception_id}-{fmt}.{extension}"'}
@@ -96,7 +94,9 @@ def download(
 @router.get("/patients", response_class=HTMLResponse)
 def patients_form(request: Request, staff: StaffDep) -> Response:
     """Show the patient-registry import form."""
-    return templates.TemplateResponse(request, "reception/patients.html", {"staff": _institution(staff)})
+    return templates.TemplateResponse(
+        request, "reception/patients.html", {"staff": staff_in_role(staff, "institution")}
+    )
 
 
 @router.post("/patients", response_class=HTMLResponse)
@@ -108,7 +108,7 @@ def import_patients(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Import the chosen CSV, all or nothing, and show the result or every problem."""
-    check_csrf(_institution(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
     check_upload_size(file.size)
     context: dict[str, object] = {"staff": staff, "filename": file.filename}
     try:

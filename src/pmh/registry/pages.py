@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from pmh.codes.wareki import DateFormatError, parse_date
 from pmh.deps import SessionDep
-from pmh.errors import NotPermitted, PmhError
+from pmh.errors import PmhError
 from pmh.registry import importer, service
 from pmh.registry.reports import error_report_response
-from pmh.web.session import StaffContext, StaffDep, check_csrf
+from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/registry")
@@ -33,16 +33,10 @@ add_menu_item(
 )
 
 
-def _municipal(staff: StaffContext) -> StaffContext:
-    if staff.caller.role != "municipality":
-        raise NotPermitted("このページは自治体の職員のみが使えます。")
-    return staff
-
-
 @router.get("/upload", response_class=HTMLResponse)
 def upload_form(request: Request, staff: StaffDep) -> Response:
     """Show the upload form."""
-    return templates.TemplateResponse(request, "registry/upload.html", {"staff": _municipal(staff)})
+    return templates.TemplateResponse(request, "registry/upload.html", {"staff": staff_in_role(staff, "municipality")})
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -55,7 +49,7 @@ def upload(
     allow_partial: Annotated[bool, Form()] = False,
 ) -> Response:
     """Import the chosen file and show the result with its problems."""
-    check_csrf(_municipal(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "municipality"), csrf_token)
     result = importer.import_http_file(
         session,
         staff.caller,
@@ -72,7 +66,7 @@ def upload(
 @router.get("/uploads/{upload_id}/errors.csv")
 def error_report(upload_id: int, session: SessionDep, staff: StaffDep) -> Response:
     """Download every problem of an upload as CSV."""
-    problems = list(importer.upload_problems(session, _municipal(staff).caller, upload_id))
+    problems = list(importer.upload_problems(session, staff_in_role(staff, "municipality").caller, upload_id))
     return error_report_response(upload_id, problems)
 
 
@@ -80,7 +74,7 @@ def error_report(upload_id: int, session: SessionDep, staff: StaffDep) -> Respon
 def link_reviews(request: Request, session: SessionDep, staff: StaffDep, status: str = "open") -> Response:
     """List held certificates beside their insurance records, with link / reject buttons."""
     wanted = status if status in ("open", "linked", "rejected") else None
-    reviews = service.list_link_reviews(session, _municipal(staff).caller, wanted)
+    reviews = service.list_link_reviews(session, staff_in_role(staff, "municipality").caller, wanted)
     context = {"staff": staff, "reviews": reviews, "status": status}
     return templates.TemplateResponse(request, "registry/link_reviews.html", context)
 
@@ -96,7 +90,7 @@ def resolve(
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Record the decision and return the updated row (htmx swaps it in place)."""
-    check_csrf(_municipal(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "municipality"), csrf_token)
     service.resolve_link_review(session, staff.caller, review_id, decision, note or None)
     label = "同一人物として紐づけました" if decision == "link" else "紐づけを却下しました"
     context = {"staff": staff, "review_id": review_id, "label": label}
@@ -114,7 +108,7 @@ def certificate_lookup(
 ) -> Response:
     """Look a certificate up as of a date (西暦 or 和暦) and show its history."""
     context: dict[str, object] = {
-        "staff": _municipal(staff),
+        "staff": staff_in_role(staff, "municipality"),
         "payer_number": payer_number,
         "recipient_number": recipient_number,
         "as_of": as_of,

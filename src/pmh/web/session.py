@@ -10,7 +10,7 @@ from fastapi import Depends, Request, Response
 
 from pmh.auth import service
 from pmh.auth.models import StaffSession
-from pmh.auth.schemas import Caller
+from pmh.auth.schemas import ROLE_LABELS, Caller, Role
 from pmh.deps import SessionDep
 from pmh.errors import NotPermitted, PmhError
 from pmh.settings import get_settings
@@ -49,6 +49,13 @@ def current_staff(request: Request, session: SessionDep) -> StaffContext:
 
 
 StaffDep = Annotated[StaffContext, Depends(current_staff)]
+
+
+def staff_in_role(staff: StaffContext, role: Role) -> StaffContext:
+    """Return the signed-in staff, or refuse a page meant for another kind of organisation."""
+    if staff.caller.role != role:
+        raise NotPermitted(f"このページは{ROLE_LABELS[role]}の職員のみが使えます。")
+    return staff
 
 
 def check_csrf(staff: StaffContext, submitted: str | None) -> None:

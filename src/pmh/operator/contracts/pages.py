@@ -12,9 +12,8 @@ from pmh.codes.prefectures import UnknownPrefectureError, get_prefecture
 from pmh.deps import SessionDep
 from pmh.errors import NotFound, PmhError
 from pmh.operator.contracts import service
-from pmh.operator.edges import operator_staff
 from pmh.reference import catalogue
-from pmh.web.session import StaffDep, check_csrf
+from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/operator/contracts")
@@ -44,7 +43,7 @@ def contracts_page(
     request: Request, session: SessionDep, staff: StaffDep, fiscal_year: YearQuery = service.FIRST_CONTRACT_YEAR
 ) -> Response:
     """List every prefecture's contract for a year, with a button that builds the year's contracts."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     context: dict[str, object] = {"staff": staff, "fiscal_year": fiscal_year, "contracts": [], "error": None}
     try:
         context["year_label"] = format_fiscal_year(fiscal_year)
@@ -62,7 +61,7 @@ def build(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Build the year's contracts and show the list again."""
-    check_csrf(operator_staff(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "operator"), csrf_token)
     service.build(session, staff.caller, fiscal_year)
     return RedirectResponse(f"/operator/contracts?fiscal_year={fiscal_year}", status_code=303)
 
@@ -76,7 +75,7 @@ def prefecture_page(
     fiscal_year: YearQuery = service.FIRST_CONTRACT_YEAR,
 ) -> Response:
     """Show one prefecture's contract: its annex by body, the delegations and what waits for next year."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     try:
         prefecture = get_prefecture(prefecture_code)
     except UnknownPrefectureError as exc:

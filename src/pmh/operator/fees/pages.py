@@ -13,9 +13,9 @@ from pmh.codes.fiscal import format_fiscal_year
 from pmh.deps import SessionDep
 from pmh.errors import PmhError
 from pmh.operator.clock import TodayDep
-from pmh.operator.edges import csv_response, operator_staff
+from pmh.operator.edges import csv_response
 from pmh.operator.fees import service
-from pmh.web.session import StaffDep, check_csrf
+from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/operator/fees")
@@ -44,7 +44,7 @@ def fees_page(
     message: str | None = None,
 ) -> Response:
     """Show the year's prices and, when a price is set, every municipality's fees."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     year = _year(fiscal_year, today)
     context: dict[str, object] = {
         "staff": staff,
@@ -79,7 +79,7 @@ def set_price(
     introducing_municipalities: Annotated[str, Form(max_length=7)] = "",
 ) -> Response:
     """Set a price from the form and show the year again."""
-    check_csrf(operator_staff(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "operator"), csrf_token)
     total = int(introduction_total) if introduction_total.strip().isdigit() else None
     introducing = int(introducing_municipalities) if introducing_municipalities.strip().isdigit() else None
     service.set_price(
@@ -97,7 +97,7 @@ def set_price(
 @router.get("/invoices.csv")
 def invoices_csv(session: SessionDep, staff: StaffDep, fiscal_year: int, price: str | None = None) -> Response:
     """Download every municipality's invoice line as CSV."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     chosen = price if price in service.PRICE_VERSIONS else None
     report = service.compute(session, fiscal_year, chosen)
     return csv_response(service.invoice_csv(report), f"fees-{fiscal_year}-{report.price_version}.csv")
@@ -113,7 +113,7 @@ def invoice(
     price: str | None = None,
 ) -> Response:
     """Show one municipality's printable invoice (請求書)."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     chosen = price if price in service.PRICE_VERSIONS else None
     report = service.compute(session, fiscal_year, chosen)
     line = service.municipality_fee(report, municipality_code)

@@ -8,10 +8,9 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from pmh.deps import SessionDep
-from pmh.operator.edges import operator_staff
 from pmh.operator.stats import japan_map, service
 from pmh.operator.stats.files import decode_list, map_title
-from pmh.web.session import StaffDep, check_csrf
+from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/operator/stats")
@@ -39,7 +38,7 @@ def _render(
 @router.get("", response_class=HTMLResponse)
 def stats_page(request: Request, session: SessionDep, staff: StaffDep, fiscal_year: YearQuery = None) -> Response:
     """Show the statistics and the map from the programs registered in the hub."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     return _render(request, staff, service.from_registry(session, fiscal_year), "registry", fiscal_year)
 
 
@@ -52,7 +51,7 @@ def stats_from_list(
     fiscal_year: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     """Match an uploaded participation list and show its statistics, unmatched names and map."""
-    check_csrf(operator_staff(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "operator"), csrf_token)
     year = int(fiscal_year) if fiscal_year.isdigit() and len(fiscal_year) == 4 else None
     stats = service.from_list(decode_list(file.file.read()), year)
     return _render(request, staff, stats, "list", stats.as_of_year)
@@ -63,7 +62,7 @@ def map_image(
     session: SessionDep, staff: StaffDep, extension: Literal["svg", "png"], fiscal_year: YearQuery = None
 ) -> Response:
     """Return the registry's participation map as SVG or PNG."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     stats = service.from_registry(session, fiscal_year)
     title = map_title(fiscal_year)
     if extension == "png":

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pmh.deps import SessionDep
-from pmh.errors import NotPermitted, PmhError
+from pmh.errors import PmhError
 from pmh.operator.clock import TodayDep
-from pmh.operator.edges import operator_staff
 from pmh.operator.subsidy import rules, service
-from pmh.web.session import StaffContext, StaffDep, check_csrf
+from pmh.web.session import StaffContext, StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False)
@@ -24,12 +23,6 @@ add_menu_item(
 add_menu_item(
     "operator", "補助金の申請一覧", "/operator/subsidy", "医療機関・薬局からの補助金申請と書類の不足を確認します。"
 )
-
-
-def _institution(staff: StaffContext) -> StaffContext:
-    if staff.caller.role != "institution":
-        raise NotPermitted("このページは医療機関・薬局の職員のみが使えます。")
-    return staff
 
 
 def _form(request: Request, staff: StaffContext, session: SessionDep, error: str | None = None) -> Response:
@@ -48,7 +41,7 @@ def _form(request: Request, staff: StaffContext, session: SessionDep, error: str
 @router.get("/subsidy/application", response_class=HTMLResponse)
 def application_form(request: Request, session: SessionDep, staff: StaffDep) -> Response:
     """Show the application form, or the application already made."""
-    return _form(request, _institution(staff), session)
+    return _form(request, staff_in_role(staff, "institution"), session)
 
 
 @router.post("/subsidy/application", response_class=HTMLResponse)
@@ -65,7 +58,7 @@ def apply(
     documents: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """File the application; a refusal is shown on the form with its reason."""
-    check_csrf(_institution(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
     try:
         service.apply(
             session,
@@ -90,7 +83,7 @@ def add_documents(
     documents: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Add documents sent after the application."""
-    check_csrf(_institution(staff), csrf_token)
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
     service.add_documents(session, staff.caller, documents or [])
     return RedirectResponse("/subsidy/application", status_code=303)
 
@@ -98,6 +91,6 @@ def add_documents(
 @router.get("/operator/subsidy", response_class=HTMLResponse)
 def applications(request: Request, session: SessionDep, staff: StaffDep) -> Response:
     """List every application with its amount, rule and missing documents."""
-    operator_staff(staff)
+    staff_in_role(staff, "operator")
     context = {"staff": staff, "applications": service.list_applications(session), "documents": service.DOCUMENTS}
     return templates.TemplateResponse(request, "operator/subsidy_list.html", context)
