@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import pmh.db
 from pmh.app import create_app
-from pmh.db import make_engine
+from pmh.db import make_engine, transaction
 from pmh.deps import get_session
-from pmh.errors import PmhError
 from pmh.migrate import upgrade
 from pmh.settings import get_settings
 from tests.browser import browser
@@ -107,21 +106,8 @@ def client(db_session: Session) -> Iterator[TestClient]:
     app = create_app()
 
     def _session() -> Iterator[Session]:
-        # A savepoint stands in for the request's transaction: released on success, rolled back on
-        # error, except for an error that keeps its work (as pmh.db.transaction does).
-        savepoint = db_session.begin_nested()
-        try:
-            yield db_session
-        except PmhError as exc:
-            if exc.keeps_work:
-                savepoint.commit()
-            else:
-                savepoint.rollback()
-            raise
-        except BaseException:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
+        # A savepoint stands in for the request's transaction, with the same commit and rollback rule.
+        yield from transaction(db_session, db_session.begin_nested)
 
     app.dependency_overrides[get_session] = _session
     with TestClient(app) as test_client:

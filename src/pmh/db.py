@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from pmh.errors import PmhError
@@ -143,18 +143,23 @@ def unit_of_work() -> Iterator[Session]:
         yield from transaction(session)
 
 
-def transaction(session: Session) -> Iterator[Session]:
-    """Run the caller's work in one transaction of ``session`` (the body of every unit of work)."""
-    session.begin()
+def transaction(session: Session, begin: Callable[[], SessionTransaction] | None = None) -> Iterator[Session]:
+    """Run the caller's work in one transaction of ``session`` (the body of every unit of work).
+
+    ``begin`` opens it (default ``session.begin``; the tests pass ``begin_nested`` to run a request
+    inside a savepoint). Committed on success, rolled back on any error, except an error that
+    ``keeps_work``, which is raised after the commit.
+    """
+    outer = (begin or session.begin)()
     try:
         yield session
     except PmhError as exc:
         if exc.keeps_work:
-            session.commit()
+            outer.commit()
         else:
-            session.rollback()
+            outer.rollback()
         raise
     except BaseException:
-        session.rollback()
+        outer.rollback()
         raise
-    session.commit()
+    outer.commit()
