@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar, Literal
 
@@ -20,6 +19,7 @@ from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.codes.checkdigits import check_number
 from pmh.codes.text import is_katakana, normalize_digits, normalize_kana, normalize_text
 from pmh.codes.wareki import DateFormatError, parse_date
+from pmh.csvfiles import rows_under_header
 from pmh.db import table_of, utcnow
 from pmh.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound
 from pmh.privacy import my_number_digest
@@ -144,19 +144,6 @@ def _validated(raw: Mapping[str, str], row: int, errors: list[FieldError]) -> di
     return record
 
 
-def _rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(stream)
-    header = [h.strip().lstrip("\ufeff") for h in reader.fieldnames or []]
-    missing = [c for c in _REQUIRED if c not in header]
-    if missing:
-        raise InvalidInput(
-            f"見出し行に必須の列がありません: {', '.join(missing)}",
-            [FieldError(c, "missing_column", f"見出し行に列 {c} がありません。", 0) for c in missing],
-        )
-    reader.fieldnames = header
-    yield from enumerate(reader, start=1)
-
-
 def import_insurance_records(
     session: Session, stream: IO[str], progress: Callable[[int], None] | None = None
 ) -> InsuranceImport:
@@ -164,7 +151,7 @@ def import_insurance_records(
     result = InsuranceImport()
     pending: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for number, raw in _rows(stream):
+    for number, raw in rows_under_header(stream, _REQUIRED):
         record = _validated(raw, number, result.errors)
         if record is None:
             continue

@@ -7,7 +7,6 @@ card tap at the same institution links by itself (マイナ診察券).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -22,6 +21,7 @@ from pmh.audit import service as audit
 from pmh.auth.schemas import Caller
 from pmh.codes.text import is_katakana, normalize_digits, normalize_kana, normalize_text
 from pmh.codes.wareki import DateFormatError, parse_date
+from pmh.csvfiles import rows_under_header
 from pmh.errors import Conflict, FieldError, InvalidInput
 from pmh.reception.models import Patient
 from pmh.reception.schemas import PATIENT_COLUMNS, PatientImportResult, PatientRead
@@ -178,16 +178,7 @@ class _Import:
 
 def _lines(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     text = data.decode(detect_encoding(data[:65536]), errors="strict")
-    reader = csv.DictReader(io.StringIO(text))
-    header = [normalize_text(h).lstrip("\ufeff") for h in reader.fieldnames or []]
-    missing = [c for c in PATIENT_COLUMNS if c not in header]
-    if missing:
-        raise InvalidInput(
-            f"見出し行に必須の列がありません: {', '.join(missing)}",
-            [FieldError(c, "missing_column", f"見出し行に列 {c} がありません。", 0) for c in missing],
-        )
-    reader.fieldnames = header
-    yield from enumerate(reader, start=1)
+    return rows_under_header(io.StringIO(text), PATIENT_COLUMNS, normalize_text)
 
 
 def _validated(raw: dict[str, str], row: int, errors: list[FieldError]) -> dict[str, Any] | None:
