@@ -385,7 +385,6 @@ def subsidy_of(
     cost, at most what remains under the cap.
     """
     version = state.version
-    capped = version.monthly_cap is not None
     remaining = max(version.monthly_cap - used, 0) if version.monthly_cap is not None else None
     rate = version.copay_rate if version.copay_rate is not None else insurance_rate
     suggestion = None if total_cost is None else ledger.suggested_copay(total_cost, rate, remaining)
@@ -404,7 +403,7 @@ def subsidy_of(
         copay_rate=version.copay_rate,
         income_category=version.income_category,
         cap_managed=version.cap_managed,
-        cap_used_this_month=used if capped else None,
+        cap_used_this_month=used if remaining is not None else None,
         cap_remaining_this_month=remaining,
         diseases=_split(version.diseases),
         designated_institution=designated_institution(
@@ -512,11 +511,11 @@ def consented_certificate(
     certificate not consented here looks exactly like one that does not exist.
     """
     reception = _reception(session, caller, reception_id)
-    pairs = _shared_certificates(session, [reception.id])[reception.id]
-    for _, certificate in pairs:
+    shared = _shared_with_names(session, reception.id)
+    for _, certificate in shared.pairs:
         key = (certificate.payer_number, certificate.recipient_number)
         if key == (payer_number, recipient_number) and certificate.link_status == "linked":
-            return reception, states_on(session, [certificate], on)[0]
+            return reception, states_on(session, [certificate], on, shared.programs)[0]
     raise NotFound("この受付で提供に同意された受給者証ではありません。")
 
 
