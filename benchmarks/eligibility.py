@@ -60,15 +60,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import ADMIN_URL, MUNICIPALITY, database_url, fresh_database, pmh, register_programs
 from sqlalchemy import create_engine, event, make_url, text
 
 DATABASE = "pmh_bench_eligibility"
-MUNICIPALITY = "132012"  # 八王子市
-PROGRAMS = (("kodomo", "88138243"), ("hitorioya", "81136244"), ("shoman", "52136017"))
 CLINIC_CODE = "1310112345"
 CLINIC_NAME = "ベンチマーク内科クリニック"
 PIN = "2468"
-ADMIN_URL = os.environ.get("PMH_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_REQ_PER_S = 2000
 TARGET_P99_MS = 50.0
 TARGET_RATIO = 0.3
@@ -82,19 +80,6 @@ def _say(message: str) -> None:
 # --- the database and the registry -------------------------------------------------------------
 
 
-def _database_url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _fresh_database(name: str) -> str:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return _database_url(name)
-
-
 def _database_exists(name: str) -> bool:
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -103,21 +88,10 @@ def _database_exists(name: str) -> bool:
     return found is not None
 
 
-def _pmh(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "pmh", *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(
-            f"pmh {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[:2000]}"
-        )
-    return done.stdout
-
-
 def _load_registry(env: dict[str, str], rows: int, workdir: Path) -> tuple[Path, dict[str, float]]:
     """Register the programs and load ``rows`` certificates with their insurance records; return the insurance file."""
     timings: dict[str, float] = {}
-    _pmh(env, "db", "upgrade")
-    for program, payer in PROGRAMS:
-        _pmh(env, "programs", "add", "--municipality", MUNICIPALITY, "--program", program, "--payer-number", payer)
+    register_programs(env)
     certificates, insurance = workdir / "certificates.csv", workdir / "insurance.csv"
     steps: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
@@ -144,7 +118,7 @@ def _load_registry(env: dict[str, str], rows: int, workdir: Path) -> tuple[Path,
     for name, args in steps:
         _say(f"{name} ({rows:,} rows) …")
         started = time.perf_counter()
-        out = _pmh(env, *args)
+        out = pmh(env, *args)
         timings[name] = round(time.perf_counter() - started, 1)
         if name == "certificates_import":
             outcome = json.loads(out)
@@ -796,12 +770,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark and return its figures."""
     workdir = Path(tempfile.mkdtemp(prefix="pmh-bench-eligibility-"))
     reuse = args.reuse and _database_exists(args.database)
-    url = _database_url(args.database) if reuse else _fresh_database(args.database)
+    url = database_url(args.database) if reuse else fresh_database(args.database)
     env = _environment(url, workdir)
     load_seconds: dict[str, float] = {}
     if reuse:
         _say(f"reusing {args.database}")
-        _pmh(env, "db", "upgrade")
+        pmh(env, "db", "upgrade")
         setup = _existing_setup()
     else:
         insurance, load_seconds = _load_registry(env, args.certificates, workdir)

@@ -23,25 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from _shared import MUNICIPALITY, fresh_database, pmh, register_programs
 
-MUNICIPALITY = "132012"  # 八王子市
-PROGRAMS = (("kodomo", "88138243"), ("hitorioya", "81136244"), ("shoman", "52136017"))
-ADMIN_URL = os.environ.get("PMH_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = ("certificates", "certificate_versions")
-
-
-def _fresh_database(name: str) -> str:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _pmh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pmh", *args], env=env, check=True, capture_output=True, text=True)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -103,17 +87,15 @@ def _copy_ceiling(url: str) -> tuple[int, float]:
 
 def run(rows: int, keep: bool) -> dict[str, float | int]:
     """Run the benchmark and return its figures."""
-    url = _fresh_database("pmh_bench_ingest")
+    url = fresh_database("pmh_bench_ingest")
     workdir = Path(tempfile.mkdtemp(prefix="pmh-bench-"))
     env = {**os.environ, "PMH_DATABASE_URL": url, "PMH_DATA_DIR": str(workdir / "var"), "PMH_LOG_LEVEL": "WARNING"}
     env.setdefault("PMH_SECRET_KEY", "benchmark-secret")
-    _pmh(env, "db", "upgrade")
-    for program, payer in PROGRAMS:
-        _pmh(env, "programs", "add", "--municipality", MUNICIPALITY, "--program", program, "--payer-number", payer)
+    register_programs(env)
     certificates = workdir / "certificates.csv"
     insurance = workdir / "insurance.csv"
     print(f"generating {rows:,} rows …", file=sys.stderr)
-    _pmh(
+    pmh(
         env,
         "certificates",
         "generate",
@@ -129,7 +111,7 @@ def run(rows: int, keep: bool) -> dict[str, float | int]:
         "cp932",
     )
     print("importing insurance records …", file=sys.stderr)
-    _pmh(env, "insurance", "import", str(insurance))
+    pmh(env, "insurance", "import", str(insurance))
 
     print("importing certificates through the engine …", file=sys.stderr)
     stdout, seconds, peak_mb = _measured(
