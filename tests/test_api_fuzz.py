@@ -16,14 +16,20 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
 from pmh.app import create_app
+from pmh.cards import service as cards
 from pmh.deps import get_session
+from pmh.resident import service as resident
+from pmh.resident.schemas import ResidentSessionCreate
 from tests import factories as f
 from tests.routes import PUBLIC, route_access
 
 
 def _keys_by_role(session: Session) -> dict[str, str]:
     clinic = f.institution(session)
+    card = cards.issue_card(session, f.my_number(303), "1234")
+    resident_token = resident.open_session(session, ResidentSessionCreate(card_serial=card.card_serial, pin="1234"))
     return {
+        "resident": resident_token.token,
         "municipality": f.api_key(session, f.municipality(session), "municipality"),
         "institution": f.api_key(session, clinic, "institution"),
         "card_reader": f.api_key(session, clinic, "card_reader"),

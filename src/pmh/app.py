@@ -34,6 +34,8 @@ from pmh.reception import api as reception_api
 from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
+from pmh.resident import api as resident_api
+from pmh.resident import pages as resident_pages
 from pmh.web import pages as web_pages
 from pmh.web.session import LoginRequired
 from pmh.web.templating import templates
@@ -218,6 +220,7 @@ def create_app() -> FastAPI:
         reception_api,
         copay_api,
         operator_api,
+        resident_api,
     ):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     for area_pages in (
@@ -229,6 +232,7 @@ def create_app() -> FastAPI:
         reception_pages,
         copay_pages,
         operator_pages,
+        resident_pages,
     ):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

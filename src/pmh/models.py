@@ -18,6 +18,7 @@ from pmh.registry.models import (
     Upload,
     UploadProblem,
 )
+from pmh.resident.models import ResidentSession
 
 __all__ = [
     "ApiKey",
@@ -42,6 +43,7 @@ __all__ = [
     "Program",
     "Reception",
     "ReceptionCertificate",
+    "ResidentSession",
     "StaffSession",
     "StaffUser",
     "SubsidyApplication",

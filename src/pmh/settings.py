@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
+    resident_session_minutes: int = Field(default=15, ge=1, le=60)
     log_level: str = "INFO"
     log_json: bool = True
     cookie_secure: bool = False

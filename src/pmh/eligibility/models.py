@@ -49,6 +49,8 @@ class Reception(TimestampedBase):
     patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
     link_method: Mapped[str | None] = mapped_column(String(8))
     linked_by: Mapped[str | None] = mapped_column(String(100))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When the patient withdrew the consent (同意の撤回); from then on the reception is gone for the institution."""
 
 
 class ReceptionCertificate(Base):

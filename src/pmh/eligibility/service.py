@@ -292,8 +292,9 @@ def give_consent(
 
 def _reception(session: Session, caller: Caller, reception_id: int) -> Reception:
     reception = session.get(Reception, reception_id)
-    if reception is None or reception.institution_id != caller.organisation_id:
-        raise NotFound(_UNKNOWN_RECEPTION)  # another institution's reception looks like none at all
+    if reception is None or reception.institution_id != caller.organisation_id or reception.withdrawn_at is not None:
+        # Another institution's reception, or one whose consent the patient withdrew, looks like none at all.
+        raise NotFound(_UNKNOWN_RECEPTION)
     return reception
 
 
@@ -530,7 +531,9 @@ def consenting(session: Session, caller: Caller, certificate_id: int) -> bool:
         select(ReceptionCertificate.id)
         .join(Reception, Reception.id == ReceptionCertificate.reception_id)
         .where(
-            ReceptionCertificate.certificate_id == certificate_id, Reception.institution_id == caller.organisation_id
+            ReceptionCertificate.certificate_id == certificate_id,
+            Reception.institution_id == caller.organisation_id,
+            Reception.withdrawn_at.is_(None),
         )
         .limit(1)
     )
@@ -602,7 +605,11 @@ def list_receptions(session: Session, caller: Caller, day: dt.date | None = None
     receptions = list(
         session.scalars(
             select(Reception)
-            .where(Reception.institution_id == caller.organisation_id, Reception.received_on == day)
+            .where(
+                Reception.institution_id == caller.organisation_id,
+                Reception.received_on == day,
+                Reception.withdrawn_at.is_(None),
+            )
             .order_by(Reception.received_at, Reception.id)
         )
     )
@@ -654,6 +661,7 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
             Reception.institution_id == caller.organisation_id,
             Reception.person_digest == reception.person_digest,
             (Reception.patient_id.is_(None)) | (Reception.id == reception.id),
+            Reception.withdrawn_at.is_(None),
         )
     )
     linked = []
@@ -768,6 +776,7 @@ def _load_month(session: Session, caller: Caller, first: dt.date, last: dt.date)
                 Reception.received_on >= first,
                 Reception.received_on <= last,
                 Reception.subsidy_consent != "none",
+                Reception.withdrawn_at.is_(None),
             )
         )
     }
