@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from pmh.app import API_PREFIX
 from pmh.audit.models import AuditEntry
 from pmh.errors import NotAuthenticated
+from pmh.operator import clock
 from pmh.operator.contracts import service as contracts
 from pmh.resident import api as resident_api
 from pmh.resident import service
@@ -257,6 +258,20 @@ def test_copay_sheet_of_the_month_across_institutions(world: w.World) -> None:
     ]
     assert {s["payer_number"] for s in sheets} == {w.NANBYO_PAYER, w.SHOMAN_PAYER}  # cap-managed ones only
     assert world.client.get("/api/v1/me/copay", params={"month": "2026-13"}, headers=_token(world)).status_code == 422
+
+
+def test_today_comes_from_the_injectable_clock(world: w.World) -> None:
+    me = _token(world)
+    shoman = f.recipient(6)  # starts in ten days
+    statuses = {c["recipient_number"]: c["status"] for c in _me(world, "certificates", me)}
+    assert statuses[shoman] == "not_yet_valid"
+    app = world.client.app
+    app.dependency_overrides[clock.today] = lambda: w.TODAY + dt.timedelta(days=30)  # type: ignore[attr-defined]
+    statuses = {c["recipient_number"]: c["status"] for c in _me(world, "certificates", me)}
+    assert statuses[shoman] == "valid"
+    later = (w.TODAY + dt.timedelta(days=40)).strftime("%Y-%m")
+    assert {s["month"] for s in _me(world, "copay", me)} == {(w.TODAY + dt.timedelta(days=30)).strftime("%Y-%m")}
+    assert {s["month"] for s in _me(world, "copay", me, month=later)} == {later}
 
 
 def test_sessions_expire_end_and_cannot_touch_another_persons_reception(world: w.World, db_session: Session) -> None:

@@ -61,7 +61,8 @@ def print_credentials(credentials: DemoCredentials) -> None:
             f"（うち紐づけ確認待ち {result['held_for_review']} 件）"
         )
     if credentials.cards:
-        stdout.print("[bold]デモ用マイナンバーカード[/bold]（受付端末 /kiosk・ご本人用ページ /me でカード番号と暗証番号を入力）")
+        where = "受付端末 /kiosk・ご本人用ページ /me"
+        stdout.print(f"[bold]デモ用マイナンバーカード[/bold]（{where} でカード番号と暗証番号を入力）")
     for card in credentials.cards:
         stdout.print(
             f"  {card['name']}: カード {card['card_serial']}  暗証番号 {card['pin']}"

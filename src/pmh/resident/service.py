@@ -349,13 +349,16 @@ def _entries(
     by_subject("card_session", footprint.card_sessions)
     by_subject("reception", footprint.receptions)
     by_subject("upload", footprint.uploads)
-    if footprint.receptions:
-        institutions = sorted({r.institution_id for r in footprint.receptions.values()})
-        first = min(r.received_at for r in footprint.receptions.values())
+    first_visits: dict[int, dt.datetime] = {}
+    for reception in footprint.receptions.values():
+        known = first_visits.get(reception.institution_id)
+        if known is None or reception.received_at < known:
+            first_visits[reception.institution_id] = reception.received_at
+    for institution_id, first in sorted(first_visits.items()):
         matches.append(
             and_(
+                AuditEntry.organisation_id == institution_id,
                 AuditEntry.action.in_(_WIDE_ACTIONS),
-                AuditEntry.organisation_id.in_(institutions),
                 AuditEntry.occurred_at >= first,
             )
         )
