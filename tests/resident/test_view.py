@@ -318,3 +318,21 @@ def test_leaflet_lists_programs_places_and_the_contact_window(world: w.World, db
         assert text in page.text, text
     assert world.client.get("/municipalities/131016/leaflet").status_code == 404  # 千代田区: no programs here
     assert world.client.get("/municipalities/999999/leaflet").status_code == 404
+
+
+def test_pages_count_wrong_pins_with_the_card_and_guard_their_forms(world: w.World) -> None:
+    assert "暗証番号" in world.client.get("/me").text
+    wrong = world.client.post("/me/login", data={"card_serial": world.card_serial, "pin": "0000"})
+    assert wrong.status_code == 401 and "あと2回" in wrong.text
+    assert "あと1回" in _sign_in(world, "0000").json()["detail"]  # the page's wrong PIN was committed
+    signed_in = world.client.post(
+        "/me/login", data={"card_serial": world.card_serial, "pin": w.PIN}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303 and "Path=/me" in signed_in.headers["set-cookie"]
+    reception = world.receive("all")
+    home = world.client.get("/me")
+    assert "特定医療費（指定難病）" in home.text and w.NANBYO_PAYER in home.text
+    forged = world.client.post(f"/me/consents/{reception}/withdraw", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    assert world.client.get(f"/api/v1/receptions/{reception}/eligibility", headers=world.clinic()).status_code == 200
+    assert world.client.get("/api/v1/me/certificates").status_code == 401  # the cookie is no API credential
