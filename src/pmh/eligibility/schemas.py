@@ -128,6 +128,7 @@ class PatientCandidate(BaseModel):
     name: str
     name_kana: str
     birth_date: dt.date
+    sex: int | None = Field(default=None, description="1: 男, 2: 女")
 
 
 class ReceptionRow(BaseModel):
@@ -147,6 +148,9 @@ class ReceptionRow(BaseModel):
         description="auto: 以前の紐づけから自動、staff: 職員が選択、new: 新規登録"
     )
     candidates: list[PatientCandidate] = Field(description="未紐づけのとき、カナ氏名と生年月日が一致する患者")
+    patient: PatientCandidate | None = Field(
+        default=None, description="紐づいた患者受付登録一覧の患者（氏名・カナ・生年月日・性別）"
+    )
 
 
 class PatientLink(BaseModel):
@@ -154,6 +158,10 @@ class PatientLink(BaseModel):
 
     patient_number: Annotated[str, Field(min_length=1, max_length=20)]
     register_new: bool = False
+    confirm: bool = Field(
+        default=False,
+        description="受付の方と氏名・生年月日・性別が異なる患者へ確認のうえ紐づける（409 patient_mismatch の後）",
+    )
 
 
 class RecheckCreate(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pmh import clock
 from pmh.audit import service as audit
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
@@ -47,6 +48,7 @@ from pmh.eligibility.schemas import (
 )
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
 from pmh.reception import service as patients
+from pmh.reception.models import Patient
 from pmh.reference import catalogue
 from pmh.registry.models import Certificate, CertificateVersion, Program
 from pmh.registry.service import end_date, validity_status, version_in_force
@@ -63,7 +65,7 @@ _UNKNOWN_RECEPTION = "この受付は見つかりません。"
 
 def today_in_japan(now: dt.datetime | None = None) -> dt.date:
     """Return the date in Japan (receptions, validity and months are kept by it)."""
-    return (now or utcnow()).astimezone(JST).date()
+    return clock.japan_date_of(now) if now is not None else clock.today()
 
 
 # --- certificates as of a date ----------------------------------------------------------------
@@ -574,15 +576,21 @@ def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> 
                 shared_certificates=shared.get(reception.id, 0),
                 patient_number=patient.patient_number if patient else None,
                 link_method=reception.link_method,
-                candidates=[
-                    PatientCandidate(
-                        patient_number=m.patient_number, name=m.name, name_kana=m.name_kana, birth_date=m.birth_date
-                    )
-                    for m in matches
-                ],
+                candidates=[_candidate(m) for m in matches],
+                patient=_candidate(patient) if patient else None,
             )
         )
     return rows
+
+
+def _candidate(patient: Patient) -> PatientCandidate:
+    return PatientCandidate(
+        patient_number=patient.patient_number,
+        name=patient.name,
+        name_kana=patient.name_kana,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+    )
 
 
 def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, int]:
@@ -625,19 +633,57 @@ def reception_row(session: Session, caller: Caller, reception_id: int) -> Recept
     return _rows(session, caller, [reception])[0]
 
 
+class PatientMismatch(Conflict):
+    """The chosen patient's name, kana, birth date or sex differ from the person who came (確認が必要)."""
+
+    code = "patient_mismatch"
+    title = "受付の方と患者の情報が一致しません"
+
+
+def _facts(record: InsuranceRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"name": record.name, "name_kana": record.name_kana, "birth_date": record.birth_date, "sex": record.sex}
+
+
+def _mismatch(
+    reception: Reception, patient: Patient, facts: dict[str, Any] | None, found: list[str]
+) -> PatientMismatch:
+    labels = "・".join(patients.FIELD_LABELS[name] for name in found)
+    message = (
+        f"患者番号 {patient.patient_number}（{patient.name}）は受付の方と{labels}が異なります。"
+        "別の方と紐づけると、次回から自動で誤った患者に紐づきます。"
+        "本人であることを確かめたうえで、確認して紐づけてください。"
+    )
+    extensions = {
+        "reception": jsonable(facts or {}),
+        "patient": jsonable({"patient_number": patient.patient_number, **patients.person_facts(patient)}),
+        "differences": found,
+    }
+    return PatientMismatch(message, [FieldError("patient_number", "patient_mismatch", message)], extensions=extensions)
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Return a dict whose dates are ISO strings (for problem-detail extensions)."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
+
+
 def link_patient(session: Session, caller: Caller, reception_id: int, data: PatientLink) -> ReceptionRow:
     """Link a reception to the institution's patient registry, by an existing or a new patient number.
 
     The person's other unlinked receptions at this institution follow, and so will their next ones
-    (automatically, at consent). A patient number tied to another person is refused.
+    (automatically, at consent). A patient number tied to another person is refused. When the
+    registry's name, kana, birth date or sex differ from the person who came, the link is refused
+    with :class:`PatientMismatch` unless the clerk confirms (``confirm``); a confirmed link is
+    audited with the differences.
     """
     reception = _reception(session, caller, reception_id)
     record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    found_differences: list[str] = []
     if data.register_new:
         if record is None:
             raise Conflict("保険資格が確認できないため、この受付から患者を新規登録できません。")
-        facts = {"name": record.name, "name_kana": record.name_kana, "birth_date": record.birth_date, "sex": record.sex}
-        patient = patients.register_patient(session, caller.organisation_id, data.patient_number, facts)
+        patient = patients.register_patient(session, caller.organisation_id, data.patient_number, _facts(record) or {})
         method = "new"
     else:
         found = patients.patient_by_number(session, caller.organisation_id, data.patient_number)
@@ -648,6 +694,9 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
             )
             raise NotFound(message, [FieldError("patient_number", "unknown_patient", message)])
         patient, method = found, "staff"
+        found_differences = patients.differences(patient, _facts(record))
+        if found_differences and not data.confirm:
+            raise _mismatch(reception, patient, _facts(record), found_differences)
     patients.link_person(session, patient, reception.person_digest)
     same_person = session.scalars(
         select(Reception).where(
@@ -663,7 +712,43 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
         other.linked_by = caller.actor
         linked.append(str(other.id))
     session.flush()
-    audit.record(session, caller, "reception.link", "reception", linked, {"patient_id": patient.id, "method": method})
+    details: dict[str, Any] = {"patient_id": patient.id, "method": method}
+    if found_differences:
+        details["confirmed_differences"] = found_differences
+    audit.record(session, caller, "reception.link", "reception", linked, details)
+    return _rows(session, caller, [reception])[0]
+
+
+def unlink_patient(session: Session, caller: Caller, reception_id: int) -> ReceptionRow:
+    """Undo a reception's patient-number link; the person's next card tap no longer links by itself.
+
+    Every reception of the same person at this institution that points at the same patient is
+    unlinked too (they were linked automatically from this one), and the registry row forgets the
+    person. Audited as ``reception.unlink``.
+    """
+    reception = _reception(session, caller, reception_id)
+    if reception.patient_id is None:
+        message = "この受付は患者番号と紐づいていません。"
+        raise Conflict(message, [FieldError("patient_number", "not_linked", message)])
+    patient_id = reception.patient_id
+    patient = patients.patients_by_id(session, [patient_id]).get(patient_id)
+    same_link = session.scalars(
+        select(Reception).where(
+            Reception.institution_id == caller.organisation_id,
+            Reception.person_digest == reception.person_digest,
+            Reception.patient_id == patient_id,
+        )
+    )
+    unlinked = []
+    for other in same_link:
+        other.patient_id = None
+        other.link_method = None
+        other.linked_by = None
+        unlinked.append(str(other.id))
+    if patient is not None:
+        patients.unlink_person(session, patient, reception.person_digest)
+    session.flush()
+    audit.record(session, caller, "reception.unlink", "reception", unlinked, {"patient_id": patient_id})
     return _rows(session, caller, [reception])[0]
 
 

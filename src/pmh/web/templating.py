@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pmh import clock
 from pmh.auth.schemas import ROLE_LABELS
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ def _template_dirs() -> list[str]:
 
 environment = Environment(loader=FileSystemLoader(_template_dirs()), autoescape=select_autoescape(["html"]))
 environment.globals["role_labels"] = ROLE_LABELS
-environment.globals["jst"] = dt.timezone(dt.timedelta(hours=9), "JST")  # pages show times as in Japan
+environment.globals["jst"] = clock.JST  # pages show times as in Japan
 templates = Jinja2Templates(env=environment)
 
 
