@@ -123,7 +123,7 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
     taro = table.locator("tbody tr").nth(2)
     taro.get_by_label("患者番号").fill("00999")
     taro.get_by_label("新規登録").check()
-    taro.get_by_role("button", name="紐づける").click()
+    taro.get_by_role("button", name="確認する").click()
     expect(table.locator("tbody tr").nth(2).get_by_test_id("patient-number")).to_have_text("00999")
     clinic.screenshot(path=str(ARTEFACTS / "reception-desk-linked.png"), full_page=True)
 
@@ -142,6 +142,41 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
     with clinic.expect_download() as download:
         clinic.get_by_test_id("download-xml").click()
     assert b"9000019" in Path(download.value.path()).read_bytes()
+
+
+def test_reception_desk_shows_the_patient_warns_on_a_mismatch_and_unlinks(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/reception")
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_test_id("linked-patient")).to_contain_text("デモ 花子")
+    expect(hanako.get_by_test_id("linked-patient")).to_contain_text("歳")
+    clinic.once("dialog", lambda dialog: dialog.accept())
+    hanako.get_by_test_id("unlink").click()
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_label("患者番号")).to_be_visible()
+
+    # 00103 is 見本 和子 (女, 1975): another person. The desk shows both sides and will not link in one click.
+    hanako.get_by_label("患者番号").fill("00103")
+    hanako.get_by_role("button", name="確認する").click()
+    preview = clinic.get_by_test_id("link-preview")
+    expect(preview).to_contain_text("見本 和子")
+    expect(preview).to_contain_text("昭和50年3月3日")
+    expect(clinic.get_by_test_id("mismatch-warning")).to_contain_text("氏名・カナ氏名・生年月日が異なります")
+    clinic.screenshot(path=str(ARTEFACTS / "reception-link-mismatch.png"), full_page=True)
+    clinic.get_by_test_id("link-anyway").click()  # the confirmation box is required: nothing is sent
+    expect(clinic.get_by_test_id("link-preview")).to_be_visible()
+    clinic.get_by_test_id("cancel-preview").click()
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_test_id("patient-number")).to_have_count(0)
+
+    hanako.get_by_label("患者番号").fill("00101")
+    hanako.get_by_role("button", name="確認する").click()
+    expect(clinic.get_by_test_id("mismatch-warning")).to_have_count(0)
+    clinic.get_by_test_id("link-confirmed").click()
+    expect(
+        clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0).get_by_test_id("patient-number")
+    ).to_have_text("00101")
 
 
 def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clinic: Any, tmp_path: Path) -> None:

@@ -57,10 +57,21 @@ def test_upload_with_a_bad_row_shows_every_problem_and_applies_nothing(
     page.get_by_label("ファイル").set_input_files(str(bad))
     page.get_by_label("正しい行だけを反映する").check()
     page.get_by_role("button", name="登録する").click()
-    expect(page.get_by_test_id("upload-status")).to_contain_text("反映しました")
+    expect(page.get_by_test_id("upload-status")).to_contain_text("正しい行だけを反映しました")
+    expect(page.get_by_test_id("upload-status")).to_have_class("warning")  # not the green of a full success
     expect(page.get_by_test_id("accepted")).to_have_text("1")
     expect(page.get_by_test_id("rejected")).to_have_text("1")
     page.screenshot(path=str(ARTEFACTS / "upload-partial.png"), full_page=True)
+
+    # Every row wrong with 正しい行だけを反映する: nothing applied is a rejection, in the colour of one.
+    all_wrong = _csv(tmp_path, "all-wrong.csv", line(recipient=990003, person=990003, birth="令和8年2月30日"))
+    page.goto(f"{hub.base_url}/registry/upload")
+    page.get_by_label("ファイル").set_input_files(str(all_wrong))
+    page.get_by_label("正しい行だけを反映する").check()
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_test_id("upload-status")).to_contain_text("すべての行に誤りがあるため、どの行も反映していません")
+    expect(page.get_by_test_id("upload-status")).to_have_class("error")
+    page.screenshot(path=str(ARTEFACTS / "upload-partial-all-wrong.png"), full_page=True)
 
     page.goto(
         f"{hub.base_url}/registry/certificates?payer_number={f.KODOMO_PAYER}&recipient_number={f.recipient(990001)}"

@@ -719,6 +719,29 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
     return _rows(session, caller, [reception])[0]
 
 
+@dataclass(frozen=True)
+class LinkPreview:
+    """The registry's patient a clerk is about to link, and what differs from the person who came."""
+
+    patient: PatientCandidate
+    differences: list[str]
+
+
+def preview_link(session: Session, caller: Caller, reception_id: int, patient_number: str) -> LinkPreview:
+    """Return the institution's patient under ``patient_number`` beside the reception, before linking (audited)."""
+    reception = _reception(session, caller, reception_id)
+    patient = patients.patient_by_number(session, caller.organisation_id, patient_number)
+    if patient is None:
+        message = (
+            f"患者番号 {patient_number} は患者受付登録一覧にありません。"
+            "新しい患者として登録する場合は「新規登録」を選んでください。"
+        )
+        raise NotFound(message, [FieldError("patient_number", "unknown_patient", message)])
+    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    audit.record(session, caller, "patient.read", "patient", str(patient.id), {"reception_id": reception.id})
+    return LinkPreview(_candidate(patient), patients.differences(patient, _facts(record)))
+
+
 def unlink_patient(session: Session, caller: Caller, reception_id: int) -> ReceptionRow:
     """Undo a reception's patient-number link; the person's next card tap no longer links by itself.
 

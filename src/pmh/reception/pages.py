@@ -4,7 +4,7 @@ and the patient-registry import."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -49,20 +49,58 @@ def link(
     staff: StaffDep,
     patient_number: Annotated[str, Form(max_length=20)] = "",
     register_new: Annotated[bool, Form()] = False,
+    confirm: Annotated[bool, Form()] = False,
+    step: Annotated[Literal["preview", "link"], Form()] = "link",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Link one reception and return its row (htmx swaps it in place); a refusal is shown in the row."""
+    """Preview or make one link and return its row (htmx swaps it in place); a refusal is shown in the row.
+
+    A typed patient number is shown first (``step=preview``): the registry's name, kana, birth date
+    and sex beside the person who came, with a warning and a confirmation box when they differ.
+    """
     check_csrf(staff_in_role(staff, "institution"), csrf_token)
-    error = None
+    context: dict[str, object] = {"staff": staff}
     try:
         with session.begin_nested():  # a refused link leaves nothing behind, the row is shown again
-            data = PatientLink(patient_number=patient_number or "-", register_new=register_new)
-            row = eligibility.link_patient(session, staff.caller, reception_id, data)
+            if step == "preview" and not register_new:
+                context["preview"] = eligibility.preview_link(session, staff.caller, reception_id, patient_number)
+                row = eligibility.reception_row(session, staff.caller, reception_id)
+            else:
+                data = PatientLink(patient_number=patient_number or "-", register_new=register_new, confirm=confirm)
+                row = eligibility.link_patient(session, staff.caller, reception_id, data)
     except PmhError as exc:
-        error = exc.message
+        context["error"] = exc.message
         row = eligibility.reception_row(session, staff.caller, reception_id)
-    context = {"staff": staff, "row": row, "error": error}
+    context["row"] = row
     return templates.TemplateResponse(request, "reception/row.html", context)
+
+
+@router.post("/{reception_id}/patient/unlink", response_class=HTMLResponse)
+def unlink(
+    request: Request,
+    reception_id: int,
+    session: SessionDep,
+    staff: StaffDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Undo the reception's patient-number link and return its row."""
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
+    context: dict[str, object] = {"staff": staff}
+    try:
+        with session.begin_nested():
+            row = eligibility.unlink_patient(session, staff.caller, reception_id)
+    except PmhError as exc:
+        context["error"] = exc.message
+        row = eligibility.reception_row(session, staff.caller, reception_id)
+    context["row"] = row
+    return templates.TemplateResponse(request, "reception/row.html", context)
+
+
+@router.get("/{reception_id}/row", response_class=HTMLResponse)
+def row_fragment(request: Request, reception_id: int, session: SessionDep, staff: StaffDep) -> Response:
+    """Return one row as it stands (the 「やめる」 of a preview)."""
+    row = eligibility.reception_row(session, staff_in_role(staff, "institution").caller, reception_id)
+    return templates.TemplateResponse(request, "reception/row.html", {"staff": staff, "row": row})
 
 
 @router.get("/{reception_id}/eligibility", response_class=HTMLResponse)

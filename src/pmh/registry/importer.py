@@ -280,7 +280,8 @@ def _apply_all(
     except BaseException:
         savepoint.rollback()
         raise
-    refused = context.spool.count > 0 and (not allow_partial or 0 in context.spool.rows)
+    # A partial upload in which no row could be applied is a rejection, not an empty success.
+    refused = context.spool.count > 0 and (not allow_partial or 0 in context.spool.rows or context.accepted == 0)
     if refused:
         savepoint.rollback()
         context.accepted = context.held = 0

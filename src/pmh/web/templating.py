@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pmh import clock
 from pmh.auth.schemas import ROLE_LABELS
+from pmh.codes.wareki import format_wareki
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,26 @@ def _template_dirs() -> list[str]:
 environment = Environment(loader=FileSystemLoader(_template_dirs()), autoescape=select_autoescape(["html"]))
 environment.globals["role_labels"] = ROLE_LABELS
 environment.globals["jst"] = clock.JST  # pages show times as in Japan
+
+
+def age_on(birth: dt.date, day: dt.date | None = None) -> int:
+    """Return the age in full years on ``day`` (today in Japan by default)."""
+    day = day or clock.today()
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def birth_text(birth: dt.date | None) -> str:
+    """Write a birth date as a desk reads it: 和暦 with the age (平成27年6月1日（11歳）)."""
+    if birth is None:
+        return "—"
+    try:
+        return f"{format_wareki(birth)}（{age_on(birth)}歳）"
+    except ValueError:  # before 明治: no era to write it in
+        return f"{birth.isoformat()}（{age_on(birth)}歳）"
+
+
+environment.globals["birth_text"] = birth_text
+environment.globals["sex_text"] = lambda sex: {1: "男", 2: "女"}.get(sex, "—")
 templates = Jinja2Templates(env=environment)
 
 
