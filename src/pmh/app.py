@@ -206,7 +206,8 @@ def create_app() -> FastAPI:
         title="pmh — 医療費助成オンライン資格確認ハブ",
         version=pmh.__version__,
         description="自治体・医療機関・薬局・運営主体のためのAPI。`Authorization: Bearer <APIキー>` で呼び出します。",
-        docs_url="/docs",
+        docs_url=None,  # served by web.pages with Swagger UI from the hub itself (closed networks reach no CDN)
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     for area_api in (
@@ -231,6 +232,7 @@ def create_app() -> FastAPI:
         operator_pages,
     ):
         app.include_router(area_pages.router)
+    app.mount("/static/apidocs", StaticFiles(directory=web_pages.SWAGGER_ASSETS), name="apidocs")
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
