@@ -112,7 +112,7 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
 
     clinic.goto(f"{hub.base_url}/reception")
     table = clinic.get_by_test_id("reception-table")
-    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table.locator("tbody tr[data-testid^='reception-']")).to_have_count(3)
     clinic.screenshot(path=str(ARTEFACTS / "reception-desk-before.png"), full_page=True)
     hanako = table.locator("tbody tr").nth(0)
     hanako.get_by_test_id("candidate-00101").click()
@@ -177,6 +177,35 @@ def test_reception_desk_shows_the_patient_warns_on_a_mismatch_and_unlinks(hub: L
     expect(
         clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0).get_by_test_id("patient-number")
     ).to_have_text("00101")
+
+
+def test_the_desk_shows_new_kiosk_arrivals_without_reload(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/reception")
+    table = clinic.get_by_test_id("reception-table")
+    before = table.locator("tbody tr[data-testid^='reception-']").count()
+    expect(table.locator("tbody tr").nth(0).get_by_test_id("reception-number")).to_have_text("1")
+    expect(table.locator("tbody tr").nth(0).get_by_test_id("insurance-status")).to_have_text("有効")
+    reader = next(
+        k["key"] for k in hub.credentials()["keys"] if k["role"] == "card_reader" and k["name"] == "デモ内科クリニック"
+    )
+    headers = {"Authorization": f"Bearer {reader}"}
+    card = _card(hub, "デモ 太郎")
+    opened = httpx.post(
+        f"{hub.base_url}/api/v1/card-sessions",
+        json={"card_serial": card["card_serial"], "auth": "pin", "pin": card["pin"]},
+        headers=headers,
+    )
+    assert opened.status_code == 201, opened.text
+    answered = httpx.post(
+        f"{hub.base_url}/api/v1/card-sessions/{opened.json()['id']}/consent", json={"subsidy": "none"}, headers=headers
+    )
+    assert answered.status_code == 201, answered.text
+    rows = table.locator("tbody tr[data-testid^='reception-']")
+    expect(rows).to_have_count(before + 1, timeout=20_000)  # appended by the desk's poll, no reload
+    expect(rows.nth(before).get_by_test_id("reception-number")).to_have_text(str(answered.json()["reception_number"]))
+    clinic.screenshot(path=str(ARTEFACTS / "reception-desk-live.png"), full_page=True)
 
 
 def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clinic: Any, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmh.db import Base, BigId, TimestampedBase, UTCDateTime
@@ -49,6 +49,19 @@ class Reception(TimestampedBase):
     patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
     link_method: Mapped[str | None] = mapped_column(String(8))
     linked_by: Mapped[str | None] = mapped_column(String(100))
+    day_number: Mapped[int | None] = mapped_column(Integer)
+    """受付番号: 1, 2, 3 … per institution and day in Japan (null for receptions made before numbering)."""
+
+
+class ReceptionDay(Base):
+    """The last reception number given out by one institution on one day (the counter behind 受付番号)."""
+
+    __tablename__ = "reception_days"
+    __table_args__ = (PrimaryKeyConstraint("institution_id", "day"),)
+
+    institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("organisations.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReceptionCertificate(Base):

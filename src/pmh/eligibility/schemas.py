@@ -58,6 +58,7 @@ class ConsentRead(BaseModel):
 
     reception_id: int
     shared: int = Field(description="提供に同意した受給者証の件数")
+    reception_number: int | None = Field(default=None, description="受付番号（医療機関ごと・日ごとに 1 から）")
 
 
 class PersonRead(BaseModel):
@@ -135,12 +136,17 @@ class ReceptionRow(BaseModel):
     """One row of the 顔認証付きCR利用者リスト: who came when, their insurance, and the patient-number link."""
 
     id: int
+    number: int | None = Field(default=None, description="受付番号（医療機関ごと・日ごとに 1 から）")
     received_at: dt.datetime
     name: str
     name_kana: str
     birth_date: dt.date | None
     sex: int | None
     insurance: InsuranceRead | None
+    insurance_status: Literal["valid", "expired", "unconfirmed"] = Field(
+        default="unconfirmed",
+        description="受付日の保険資格: valid 有効、expired 期限切れ、unconfirmed 要確認（資格情報なし・開始前）",
+    )
     subsidy_consent: SubsidyConsent
     shared_certificates: int
     patient_number: str | None = Field(description="紐づいた患者番号（未紐づけは null）")

@@ -13,9 +13,11 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pmh import clock
@@ -28,7 +30,7 @@ from pmh.cards.models import InsuranceRecord
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
-from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate, ReceptionDay
 from pmh.eligibility.schemas import (
     CardSessionCreate,
     CardSessionRead,
@@ -258,12 +260,14 @@ def give_consent(
     chosen = _chosen(offered, data)
     card_session.consented_at = now
     patient_id = patients.known_patient(session, caller.organisation_id, card_session.person_digest)
+    received_on = today_in_japan(now)
     reception = Reception(
+        day_number=_next_reception_number(session, caller.organisation_id, received_on),
         institution_id=caller.organisation_id,
         card_session_id=card_session.id,
         person_digest=card_session.person_digest,
         received_at=now,
-        received_on=today_in_japan(now),
+        received_on=received_on,
         subsidy_consent=data.subsidy,
         patient_id=patient_id,
         link_method="auto" if patient_id is not None else None,
@@ -286,7 +290,26 @@ def give_consent(
             "shared_certificates": [e["certificate_id"] for e in chosen],
         },
     )
-    return ConsentRead(reception_id=reception.id, shared=len(chosen))
+    return ConsentRead(reception_id=reception.id, shared=len(chosen), reception_number=reception.day_number)
+
+
+def _next_reception_number(session: Session, institution_id: int, day: dt.date) -> int:
+    """Give out the institution's next 受付番号 of the day (1 for the day's first patient).
+
+    The day's counter row is created once, then incremented by one UPDATE … RETURNING, which holds
+    the row until commit: two readers of one institution never get the same number.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ReceptionDay).values(institution_id=institution_id, day=day, last_number=0).on_conflict_do_nothing()
+    )
+    number = session.execute(
+        update(ReceptionDay)
+        .where(ReceptionDay.institution_id == institution_id, ReceptionDay.day == day)
+        .values(last_number=ReceptionDay.last_number + 1)
+        .returning(ReceptionDay.last_number)
+    ).scalar_one()
+    return int(number)
 
 
 # --- eligibility ------------------------------------------------------------------------------
@@ -566,12 +589,14 @@ def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> 
         rows.append(
             ReceptionRow(
                 id=reception.id,
+                number=reception.day_number,
                 received_at=reception.received_at,
                 name=record.name if record else "",
                 name_kana=record.name_kana if record else "",
                 birth_date=record.birth_date if record else None,
                 sex=record.sex if record else None,
                 insurance=_insurance(record),
+                insurance_status=_insurance_status(record, reception.received_on),
                 subsidy_consent=reception.subsidy_consent,
                 shared_certificates=shared.get(reception.id, 0),
                 patient_number=patient.patient_number if patient else None,
@@ -581,6 +606,15 @@ def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> 
             )
         )
     return rows
+
+
+def _insurance_status(record: InsuranceRecord | None, day: dt.date) -> Literal["valid", "expired", "unconfirmed"]:
+    """Return the insurance's standing on the reception day, as a 資格確認端末 colours it."""
+    if record is None or (record.valid_from is not None and record.valid_from > day):
+        return "unconfirmed"
+    if record.valid_to is not None and record.valid_to < day:
+        return "expired"
+    return "valid"
 
 
 def _candidate(patient: Patient) -> PatientCandidate:
@@ -604,16 +638,19 @@ def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, 
     return {reception_id: count for reception_id, count in rows}
 
 
-def list_receptions(session: Session, caller: Caller, day: dt.date | None = None) -> list[ReceptionRow]:
-    """Return the day's 顔認証付きCR利用者リスト of the caller's institution, in arrival order (audited)."""
+def list_receptions(session: Session, caller: Caller, day: dt.date | None = None, after: int = 0) -> list[ReceptionRow]:
+    """Return the day's 顔認証付きCR利用者リスト of the caller's institution, in arrival order (audited).
+
+    With ``after``, only receptions newer than that one (the desk's poll for arrivals); a poll that
+    finds nobody has read nobody's data and writes no audit entry.
+    """
     day = day or today_in_japan()
-    receptions = list(
-        session.scalars(
-            select(Reception)
-            .where(Reception.institution_id == caller.organisation_id, Reception.received_on == day)
-            .order_by(Reception.received_at, Reception.id)
-        )
-    )
+    query = select(Reception).where(Reception.institution_id == caller.organisation_id, Reception.received_on == day)
+    if after:
+        query = query.where(Reception.id > after)
+    receptions = list(session.scalars(query.order_by(Reception.received_at, Reception.id)))
+    if after and not receptions:
+        return []
     rows = _rows(session, caller, receptions)
     audit.record(
         session,
@@ -621,7 +658,7 @@ def list_receptions(session: Session, caller: Caller, day: dt.date | None = None
         "reception.list",
         "reception",
         [str(r.id) for r in receptions][:50],
-        {"date": day, "count": len(rows)},
+        {"date": day, "count": len(rows), **({"after": after} if after else {})},
     )
     return rows
 

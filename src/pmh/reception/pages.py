@@ -20,6 +20,8 @@ from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
+POLL_SECONDS = 5
+"""How often the open desk asks for new kiosk arrivals."""
 
 add_menu_item(
     "institution",
@@ -34,11 +36,27 @@ add_menu_item(
 
 @router.get("", response_class=HTMLResponse)
 def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date | None = None) -> Response:
-    """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link."""
+    """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link; today's list grows by itself."""
     day = date or eligibility.today_in_japan()
     rows = eligibility.list_receptions(session, staff_in_role(staff, "institution").caller, day)
-    context = {"staff": staff, "rows": rows, "day": day}
+    live = day == eligibility.today_in_japan()
+    after = max((row.id for row in rows), default=0)
+    context = {"staff": staff, "rows": rows, "day": day, "live": live, "after": after, "poll_seconds": POLL_SECONDS}
     return templates.TemplateResponse(request, "reception/desk.html", context)
+
+
+@router.get("/arrivals", response_class=HTMLResponse)
+def arrivals(request: Request, session: SessionDep, staff: StaffDep, date: dt.date, after: int = 0) -> Response:
+    """Return the rows that arrived after reception ``after`` (htmx appends them), then the poller again.
+
+    Only new rows are sent, so a row the clerk is working on (a typed number, a preview) is never
+    replaced under their hands.
+    """
+    caller = staff_in_role(staff, "institution").caller
+    rows = eligibility.list_receptions(session, caller, date, after=after)
+    after = max((row.id for row in rows), default=after)
+    context = {"staff": staff, "rows": rows, "day": date, "after": after, "poll_seconds": POLL_SECONDS}
+    return templates.TemplateResponse(request, "reception/arrivals.html", context)
 
 
 @router.post("/{reception_id}/patient", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pmh import clock
+from pmh.audit.labels import action_label, subject_label
 from pmh.auth.schemas import ROLE_LABELS
 from pmh.codes.wareki import format_wareki
 
@@ -43,6 +44,8 @@ def birth_text(birth: dt.date | None) -> str:
 
 
 environment.globals["birth_text"] = birth_text
+environment.globals["action_label"] = action_label
+environment.globals["subject_label"] = subject_label
 environment.globals["sex_text"] = lambda sex: {1: "男", 2: "女"}.get(sex, "—")
 templates = Jinja2Templates(env=environment)
 
