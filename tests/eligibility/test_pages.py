@@ -208,6 +208,31 @@ def test_the_desk_shows_new_kiosk_arrivals_without_reload(hub: LiveHub, clinic: 
     clinic.screenshot(path=str(ARTEFACTS / "reception-desk-live.png"), full_page=True)
 
 
+WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_desk_and_eligibility_fit_a_phone(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.set_viewport_size({"width": 390, "height": 844})
+    try:
+        clinic.goto(f"{hub.base_url}/reception")
+        first = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+        expect(first).to_be_visible()
+        assert clinic.evaluate("document.documentElement.scrollWidth") <= 390  # nothing runs off the side
+        name_cell = first.locator("td[data-label='氏名']").bounding_box()
+        assert name_cell is not None and name_cell["width"] > 250  # a whole line, not one character per line
+        clinic.screenshot(path=str(ARTEFACTS / "reception-desk-phone.png"), full_page=True)
+        first.get_by_role("link", name="表示").click()
+        expect(clinic.get_by_test_id("subsidies")).to_be_visible()
+        wide = clinic.evaluate(WIDEST)
+        assert clinic.evaluate("document.documentElement.scrollWidth") <= 390, wide
+        clinic.screenshot(path=str(ARTEFACTS / "reception-eligibility-phone.png"), full_page=True)
+    finally:
+        clinic.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clinic: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

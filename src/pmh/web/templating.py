@@ -44,6 +44,7 @@ def birth_text(birth: dt.date | None) -> str:
 
 
 environment.globals["birth_text"] = birth_text
+environment.globals["wareki"] = format_wareki
 environment.globals["action_label"] = action_label
 environment.globals["subject_label"] = subject_label
 environment.globals["sex_text"] = lambda sex: {1: "男", 2: "女"}.get(sex, "—")
