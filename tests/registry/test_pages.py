@@ -46,11 +46,13 @@ def test_upload_with_a_bad_row_shows_every_problem_and_applies_nothing(
     expect(page.get_by_test_id("upload-status")).to_contain_text("どの行も反映していません")
     expect(page.get_by_test_id("accepted")).to_have_text("0")
     expect(page.get_by_test_id("error-table")).to_contain_text("生年月日")
+    expect(page.get_by_test_id("error-line").first).to_have_text("3")  # data row 2 is line 3 in Excel
     page.screenshot(path=str(ARTEFACTS / "upload-rejected.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_test_id("error-report").click()
     report = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert report.splitlines()[0] == "行,列,コード,内容,受信した値"
+    assert report.splitlines()[0] == "行,ファイルの行,列,コード,内容,受信した値"
+    assert report.splitlines()[1].startswith("2,3,生年月日,")
     assert "令和8年2月30日" in report
 
     page.goto(f"{hub.base_url}/registry/upload")

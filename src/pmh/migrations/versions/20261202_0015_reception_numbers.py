@@ -1,4 +1,4 @@
-"""reception numbers: 受付番号 per institution and day
+"""reception numbers (受付番号 per institution and day) and file lines of upload problems
 
 Revision ID: 0015
 Revises: 0007
@@ -34,9 +34,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("receptions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("day_number", sa.Integer(), nullable=True))
+    with op.batch_alter_table("upload_problems", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("line", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("upload_problems", schema=None) as batch_op:
+        batch_op.drop_column("line")
     with op.batch_alter_table("receptions", schema=None) as batch_op:
         batch_op.drop_column("day_number")
     op.drop_table("reception_days")
