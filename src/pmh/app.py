@@ -30,13 +30,14 @@ from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
 from pmh.operator import api as operator_api
 from pmh.operator import pages as operator_pages
+from pmh.privacy import redact_my_numbers
 from pmh.reception import api as reception_api
 from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
+from pmh.web.errors import error_page, validation_message
 from pmh.web.session import LoginRequired
-from pmh.web.templating import templates
 
 log = logging.getLogger("pmh.http")
 API_PREFIX = "/api/v1"
@@ -113,8 +114,8 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, LoginRequired) and not request.url.path.startswith(API_PREFIX):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if _wants_html(request):
-        context = {"staff": None, "title": exc.title, "message": exc.message}
-        return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        fields = [{"field": e.field, "message": e.message} for e in exc.errors if e.message != exc.message]
+        return error_page(request, exc.status_code, exc.title, exc.message, fields)
     errors = [e.as_dict() for e in exc.errors]
     return _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
 
@@ -130,8 +131,8 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     title = _HTTP_TITLES.get(exc.status_code, "リクエストを処理できません")
     detail = exc.detail if isinstance(exc.detail, str) else title
     if _wants_html(request):
-        context = {"staff": None, "title": title, "message": title}
-        return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        message = "お探しのページは見つかりません。" if exc.status_code == 404 else title
+        return error_page(request, exc.status_code, title, message)
     response = _problem(exc.status_code, f"http_{exc.status_code}", title, detail, [])
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
@@ -152,6 +153,12 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _wants_html(request):  # a page URL or form with a wrong value: a page, never JSON
+        fields = [
+            {"field": _location(tuple(e.get("loc", ()))), "message": validation_message(e), "value": _shown(e)}
+            for e in exc.errors()
+        ]
+        return error_page(request, 422, "入力内容に誤りがあります", "次の項目を確認してください。", fields)
     errors = [
         {
             "field": _location(tuple(e.get("loc", ()))),
@@ -161,6 +168,12 @@ async def _handle_validation_error(request: Request, exc: Exception) -> Response
         for e in exc.errors()
     ]
     return _problem(422, "invalid_input", "入力内容に誤りがあります", "リクエストの形式が正しくありません。", errors)
+
+
+def _shown(error: dict[str, Any]) -> str:
+    """Return the wrong value as the person typed it (short), for the error page."""
+    value = error.get("input")
+    return redact_my_numbers(value[:40]) if isinstance(value, str) else ""
 
 
 class RequestLog:
