@@ -44,6 +44,27 @@ def birth_text(birth: dt.date | None) -> str:
 
 
 environment.globals["birth_text"] = birth_text
+
+
+def program_name(code: str) -> str:
+    """Return a program's name for pages (never its romaji code)."""
+    from pmh.reference import catalogue
+
+    try:
+        return catalogue.program(code).name
+    except catalogue.UnknownProgram:
+        return code
+
+
+def prefecture_name(code: str) -> str:
+    """Return a prefecture's name from its two-digit code (13 → 東京都)."""
+    from pmh.reference import catalogue
+
+    return next((p.name for p in catalogue.prefectures() if p.prefecture_code == code), code)
+
+
+environment.globals["program_name"] = program_name
+environment.globals["prefecture_name"] = prefecture_name
 environment.globals["wareki"] = format_wareki
 environment.globals["action_label"] = action_label
 environment.globals["subject_label"] = subject_label
