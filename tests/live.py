@@ -38,7 +38,7 @@ class LiveHub:
 
 
 @contextmanager
-def serve_demo(data_dir: Path, timeout_s: float = 60.0) -> Iterator[LiveHub]:
+def serve_demo(data_dir: Path, timeout_s: float = 180.0) -> Iterator[LiveHub]:
     """Start ``pmh serve --demo`` on an empty SQLite data directory and stop it afterwards."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMH_")}

@@ -19,7 +19,11 @@ def test_every_api_route_declares_roles_or_public() -> None:
 
 
 def test_openapi_and_docs_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "http://" not in docs.text and "https://" not in docs.text  # nothing from a CDN
+    assert client.get("/static/apidocs/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/apidocs/swagger-ui.css").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/v1/me" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]

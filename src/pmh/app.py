@@ -30,6 +30,7 @@ from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
 from pmh.operator import api as operator_api
 from pmh.operator import pages as operator_pages
+from pmh.privacy import redact_my_numbers
 from pmh.reception import api as reception_api
 from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
@@ -37,8 +38,8 @@ from pmh.registry import pages as registry_pages
 from pmh.resident import api as resident_api
 from pmh.resident import pages as resident_pages
 from pmh.web import pages as web_pages
+from pmh.web.errors import error_page, validation_message
 from pmh.web.session import LoginRequired
-from pmh.web.templating import templates
 
 log = logging.getLogger("pmh.http")
 API_PREFIX = "/api/v1"
@@ -115,8 +116,8 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, LoginRequired) and not request.url.path.startswith(API_PREFIX):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if _wants_html(request):
-        context = {"staff": None, "title": exc.title, "message": exc.message}
-        return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        fields = [{"field": e.field, "message": e.message} for e in exc.errors if e.message != exc.message]
+        return error_page(request, exc.status_code, exc.title, exc.message, fields)
     errors = [e.as_dict() for e in exc.errors]
     return _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
 
@@ -132,8 +133,8 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     title = _HTTP_TITLES.get(exc.status_code, "リクエストを処理できません")
     detail = exc.detail if isinstance(exc.detail, str) else title
     if _wants_html(request):
-        context = {"staff": None, "title": title, "message": title}
-        return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        message = "お探しのページは見つかりません。" if exc.status_code == 404 else title
+        return error_page(request, exc.status_code, title, message)
     response = _problem(exc.status_code, f"http_{exc.status_code}", title, detail, [])
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
@@ -154,6 +155,12 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _wants_html(request):  # a page URL or form with a wrong value: a page, never JSON
+        fields = [
+            {"field": _location(tuple(e.get("loc", ()))), "message": validation_message(e), "value": _shown(e)}
+            for e in exc.errors()
+        ]
+        return error_page(request, 422, "入力内容に誤りがあります", "次の項目を確認してください。", fields)
     errors = [
         {
             "field": _location(tuple(e.get("loc", ()))),
@@ -163,6 +170,12 @@ async def _handle_validation_error(request: Request, exc: Exception) -> Response
         for e in exc.errors()
     ]
     return _problem(422, "invalid_input", "入力内容に誤りがあります", "リクエストの形式が正しくありません。", errors)
+
+
+def _shown(error: dict[str, Any]) -> str:
+    """Return the wrong value as the person typed it (short), for the error page."""
+    value = error.get("input")
+    return redact_my_numbers(value[:40]) if isinstance(value, str) else ""
 
 
 class RequestLog:
@@ -208,7 +221,8 @@ def create_app() -> FastAPI:
         title="pmh — 医療費助成オンライン資格確認ハブ",
         version=pmh.__version__,
         description="自治体・医療機関・薬局・運営主体のためのAPI。`Authorization: Bearer <APIキー>` で呼び出します。",
-        docs_url="/docs",
+        docs_url=None,  # served by web.pages with Swagger UI from the hub itself (closed networks reach no CDN)
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     for area_api in (
@@ -235,6 +249,7 @@ def create_app() -> FastAPI:
         resident_pages,
     ):
         app.include_router(area_pages.router)
+    app.mount("/static/apidocs", StaticFiles(directory=web_pages.SWAGGER_ASSETS), name="apidocs")
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.add_exception_handler(PmhError, _handle_pmh_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from pmh import clock
 from pmh.errors import PmhError
 from pmh.settings import get_settings
 
@@ -26,8 +27,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> dt.datetime:
-    """Return the current time as an aware UTC datetime."""
-    return dt.datetime.now(dt.UTC)
+    """Return the current time as an aware UTC datetime (from the hub's one clock, :mod:`pmh.clock`)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -112,7 +112,7 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
 
     clinic.goto(f"{hub.base_url}/reception")
     table = clinic.get_by_test_id("reception-table")
-    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table.locator("tbody tr[data-testid^='reception-']")).to_have_count(3)
     clinic.screenshot(path=str(ARTEFACTS / "reception-desk-before.png"), full_page=True)
     hanako = table.locator("tbody tr").nth(0)
     hanako.get_by_test_id("candidate-00101").click()
@@ -123,7 +123,7 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
     taro = table.locator("tbody tr").nth(2)
     taro.get_by_label("患者番号").fill("00999")
     taro.get_by_label("新規登録").check()
-    taro.get_by_role("button", name="紐づける").click()
+    taro.get_by_role("button", name="確認する").click()
     expect(table.locator("tbody tr").nth(2).get_by_test_id("patient-number")).to_have_text("00999")
     clinic.screenshot(path=str(ARTEFACTS / "reception-desk-linked.png"), full_page=True)
 
@@ -142,6 +142,95 @@ def test_reception_desk_links_by_candidate_new_number_and_automatically(hub: Liv
     with clinic.expect_download() as download:
         clinic.get_by_test_id("download-xml").click()
     assert b"9000019" in Path(download.value.path()).read_bytes()
+
+
+def test_reception_desk_shows_the_patient_warns_on_a_mismatch_and_unlinks(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/reception")
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_test_id("linked-patient")).to_contain_text("デモ 花子")
+    expect(hanako.get_by_test_id("linked-patient")).to_contain_text("歳")
+    clinic.once("dialog", lambda dialog: dialog.accept())
+    hanako.get_by_test_id("unlink").click()
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_label("患者番号")).to_be_visible()
+
+    # 00103 is 見本 和子 (女, 1975): another person. The desk shows both sides and will not link in one click.
+    hanako.get_by_label("患者番号").fill("00103")
+    hanako.get_by_role("button", name="確認する").click()
+    preview = clinic.get_by_test_id("link-preview")
+    expect(preview).to_contain_text("見本 和子")
+    expect(preview).to_contain_text("昭和50年3月3日")
+    expect(clinic.get_by_test_id("mismatch-warning")).to_contain_text("氏名・カナ氏名・生年月日が異なります")
+    clinic.screenshot(path=str(ARTEFACTS / "reception-link-mismatch.png"), full_page=True)
+    clinic.get_by_test_id("link-anyway").click()  # the confirmation box is required: nothing is sent
+    expect(clinic.get_by_test_id("link-preview")).to_be_visible()
+    clinic.get_by_test_id("cancel-preview").click()
+    hanako = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+    expect(hanako.get_by_test_id("patient-number")).to_have_count(0)
+
+    hanako.get_by_label("患者番号").fill("00101")
+    hanako.get_by_role("button", name="確認する").click()
+    expect(clinic.get_by_test_id("mismatch-warning")).to_have_count(0)
+    clinic.get_by_test_id("link-confirmed").click()
+    expect(
+        clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0).get_by_test_id("patient-number")
+    ).to_have_text("00101")
+
+
+def test_the_desk_shows_new_kiosk_arrivals_without_reload(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/reception")
+    table = clinic.get_by_test_id("reception-table")
+    before = table.locator("tbody tr[data-testid^='reception-']").count()
+    expect(table.locator("tbody tr").nth(0).get_by_test_id("reception-number")).to_have_text("1")
+    expect(table.locator("tbody tr").nth(0).get_by_test_id("insurance-status")).to_have_text("有効")
+    reader = next(
+        k["key"] for k in hub.credentials()["keys"] if k["role"] == "card_reader" and k["name"] == "デモ内科クリニック"
+    )
+    headers = {"Authorization": f"Bearer {reader}"}
+    card = _card(hub, "デモ 太郎")
+    opened = httpx.post(
+        f"{hub.base_url}/api/v1/card-sessions",
+        json={"card_serial": card["card_serial"], "auth": "pin", "pin": card["pin"]},
+        headers=headers,
+    )
+    assert opened.status_code == 201, opened.text
+    answered = httpx.post(
+        f"{hub.base_url}/api/v1/card-sessions/{opened.json()['id']}/consent", json={"subsidy": "none"}, headers=headers
+    )
+    assert answered.status_code == 201, answered.text
+    rows = table.locator("tbody tr[data-testid^='reception-']")
+    expect(rows).to_have_count(before + 1, timeout=20_000)  # appended by the desk's poll, no reload
+    expect(rows.nth(before).get_by_test_id("reception-number")).to_have_text(str(answered.json()["reception_number"]))
+    clinic.screenshot(path=str(ARTEFACTS / "reception-desk-live.png"), full_page=True)
+
+
+WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_desk_and_eligibility_fit_a_phone(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.set_viewport_size({"width": 390, "height": 844})
+    try:
+        clinic.goto(f"{hub.base_url}/reception")
+        first = clinic.get_by_test_id("reception-table").locator("tbody tr").nth(0)
+        expect(first).to_be_visible()
+        assert clinic.evaluate("document.documentElement.scrollWidth") <= 390  # nothing runs off the side
+        name_cell = first.locator("td[data-label='氏名']").bounding_box()
+        assert name_cell is not None and name_cell["width"] > 250  # a whole line, not one character per line
+        clinic.screenshot(path=str(ARTEFACTS / "reception-desk-phone.png"), full_page=True)
+        first.get_by_role("link", name="表示").click()
+        expect(clinic.get_by_test_id("subsidies")).to_be_visible()
+        wide = clinic.evaluate(WIDEST)
+        assert clinic.evaluate("document.documentElement.scrollWidth") <= 390, wide
+        clinic.screenshot(path=str(ARTEFACTS / "reception-eligibility-phone.png"), full_page=True)
+    finally:
+        clinic.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clinic: Any, tmp_path: Path) -> None:
@@ -198,3 +287,27 @@ def test_copay_sheet_page_and_csv(hub: LiveHub, clinic: Any) -> None:
         clinic.get_by_test_id("sheet-csv").click()
     lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("日付,医療機関コード") and lines[2].endswith(",1500,3500,")
+
+    # A clinic without a レセコン integration records the visit on the sheet itself.
+    form = clinic.get_by_test_id("entry-form")
+    form.get_by_label("医療費の総額（10割・円）").fill("10000")
+    clinic.get_by_test_id("entry-quote-button").click()
+    expect(clinic.get_by_test_id("entry-quote")).to_contain_text("残り 1,500 円")
+    amount = clinic.get_by_test_id("entry-form").get_by_label("自己負担額（受け取った額・円）")
+    expect(amount).to_have_value("1500")  # the suggested amount, at most what remains
+    amount.fill("1600")
+    clinic.get_by_test_id("entry-record-button").click()
+    expect(clinic.get_by_test_id("entry-error")).to_contain_text("上限額 5,000 円を超えます")
+    expect(clinic.get_by_test_id("entry-form").get_by_label("医療費の総額（10割・円）")).to_have_value("10000")
+    clinic.screenshot(path=str(ARTEFACTS / "copay-entry-refused.png"), full_page=True)
+    clinic.get_by_test_id("entry-form").get_by_label("自己負担額（受け取った額・円）").fill("1500")
+    clinic.get_by_test_id("entry-record-button").click()
+    expect(clinic.get_by_test_id("entry-recorded")).to_contain_text("残り 0 円")
+    expect(clinic.get_by_test_id("sheet-total")).to_contain_text("5,000 円 / 0 円")
+    rows = clinic.get_by_test_id("sheet-lines").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    clinic.once("dialog", lambda dialog: dialog.accept())
+    rows.nth(2).get_by_role("button", name="取消").click()
+    expect(clinic.get_by_test_id("entry-cancelled")).to_contain_text("残り 1,500 円")
+    expect(clinic.get_by_test_id("sheet-lines").locator("tbody tr").nth(2)).to_have_class("cancelled")
+    clinic.screenshot(path=str(ARTEFACTS / "copay-entry-cancelled.png"), full_page=True)

@@ -42,10 +42,12 @@ def _list(world: w.World, key: str | None = None) -> list[dict[str, object]]:
     return list(response.json())
 
 
-def _link(world: w.World, reception_id: int, number: str, new: bool = False) -> dict[str, object]:
+def _link(
+    world: w.World, reception_id: int, number: str, new: bool = False, confirm: bool = False
+) -> dict[str, object]:
     response = world.client.put(
         f"/api/v1/receptions/{reception_id}/patient",
-        json={"patient_number": number, "register_new": new},
+        json={"patient_number": number, "register_new": new, "confirm": confirm},
         headers=world.clinic(),
     )
     return {"status": response.status_code, **response.json()}
@@ -120,7 +122,8 @@ def test_unknown_number_and_a_number_of_another_person_are_refused(world: w.Worl
         f"/api/v1/card-sessions/{session['id']}/consent", json={"subsidy": "none"}, headers=world.reader()
     )
     assert _link(world, other.json()["reception_id"], "P-0003")["status"] == 200
-    assert _link(world, reception_id, "P-0003")["status"] == 409
+    tied = _link(world, reception_id, "P-0003", confirm=True)
+    assert tied["status"] == 409 and "別の方のマイナンバーカード" in str(tied["detail"])
 
 
 def test_lists_and_links_are_scoped_to_the_institution(world: w.World) -> None:
@@ -147,3 +150,84 @@ def test_cli_imports_the_registry_and_reports_rows_as_json(world: w.World, tmp_p
     ]
     done = runner.invoke(cli, ["patients", "import", str(good), "--institution", f.CLINIC_CODE, "--json"])
     assert done.exit_code == 0 and json.loads(done.stdout) == {"added": 3, "updated": 0}
+
+
+def _today_row(world: w.World, reception_id: int) -> dict[str, object]:
+    return next(row for row in _list(world) if row["id"] == reception_id)
+
+
+def test_a_patient_whose_name_birth_date_and_sex_differ_is_refused_with_both_sides(world: w.World) -> None:
+    _import(world, REGISTRY)
+    reception_id = world.receive("none")
+    refused = _link(world, reception_id, "P-0003")
+    assert refused["status"] == 409 and refused["code"] == "patient_mismatch"
+    assert refused["differences"] == ["name", "name_kana", "birth_date", "sex"]
+    assert refused["reception"] == {
+        "name": "佐藤 花子",
+        "name_kana": "サトウ ハナコ",
+        "birth_date": "2015-06-01",
+        "sex": 2,
+    }
+    assert refused["patient"] == {
+        "patient_number": "P-0003",
+        "name": "鈴木 次郎",
+        "name_kana": "スズキ ジロウ",
+        "birth_date": "1980-01-01",
+        "sex": 1,
+    }
+    assert _today_row(world, reception_id)["patient_number"] is None  # nothing was linked
+
+
+def test_a_matching_patient_links_without_confirmation_and_the_row_names_the_patient(world: w.World) -> None:
+    _import(world, REGISTRY)
+    reception_id = world.receive("none")
+    linked = _link(world, reception_id, "P-0002")  # half-width kana and 和暦 in the registry: same person
+    assert linked["status"] == 200
+    assert linked["patient"] == {
+        "patient_number": "P-0002",
+        "name": "佐藤 花子",
+        "name_kana": "サトウ ハナコ",
+        "birth_date": "2015-06-01",
+        "sex": 2,
+    }
+
+
+def test_a_confirmed_mismatch_links_and_is_audited_with_the_differences(world: w.World) -> None:
+    from pmh.audit.models import AuditEntry
+
+    _import(world, REGISTRY)
+    reception_id = world.receive("none")
+    linked = _link(world, reception_id, "P-0003", confirm=True)
+    assert linked["status"] == 200 and linked["patient_number"] == "P-0003"
+    entry = world.session.query(AuditEntry).filter(AuditEntry.action == "reception.link").one()
+    assert json.loads(entry.detail)["confirmed_differences"] == ["name", "name_kana", "birth_date", "sex"]
+
+
+def test_unlinking_undoes_the_link_and_stops_automatic_linking(world: w.World) -> None:
+    from pmh.audit.models import AuditEntry
+
+    _import(world, REGISTRY)
+    first = world.receive("none")
+    assert _link(world, first, "P-0003", confirm=True)["status"] == 200
+    second = world.receive("none")
+    assert _today_row(world, second)["link_method"] == "auto"  # the wrong link spreads by itself
+    response = world.client.delete(f"/api/v1/receptions/{first}/patient", headers=world.clinic())
+    assert response.status_code == 200, response.text
+    assert response.json()["patient_number"] is None
+    assert _today_row(world, second)["patient_number"] is None  # its automatic copy went with it
+    third = world.receive("none")
+    assert _today_row(world, third)["patient_number"] is None  # no longer linked automatically
+    entry = world.session.query(AuditEntry).filter(AuditEntry.action == "reception.unlink").one()
+    assert sorted(entry.subject_id.split(",")) == sorted([str(first), str(second)])
+    again = world.client.delete(f"/api/v1/receptions/{first}/patient", headers=world.clinic())
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "not_linked"
+
+
+def test_unlinking_another_institutions_reception_is_not_found(world: w.World) -> None:
+    _import(world, REGISTRY)
+    reception_id = world.receive("none")
+    assert _link(world, reception_id, "P-0001")["status"] == 200
+    refused = world.client.delete(
+        f"/api/v1/receptions/{reception_id}/patient", headers=f.bearer(world.other_clinic_key)
+    )
+    assert refused.status_code == 404

@@ -114,3 +114,26 @@ def test_subsidy_form_refuses_outside_the_period_with_the_reason(client: TestCli
     finally:
         client.app.dependency_overrides.pop(clock.today)  # type: ignore[attr-defined]
     assert "申請期間外" in page.text and 'data-testid="apply-form"' in page.text
+
+
+def _visible_text(html: str) -> str:
+    import re
+
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_pages_name_programs_and_prefectures_in_japanese_never_by_code(client: TestClient, registered: Session) -> None:
+    register(registered, f.HACHIOJI, "hitorioya", [f.HITORIOYA_PAYER], dt.date(2027, 6, 1), planned=10)
+    csrf = sign_in(client, registered, f.operator(registered), "op-ja")
+    client.post(
+        "/operator/fees/prices",
+        data={"csrf_token": csrf, "fiscal_year": "2027", "version": "estimate", "unit_price": "7"},
+    )
+    invoice = client.get(f"/operator/fees/{f.HACHIOJI}/invoice", params={"fiscal_year": 2027})
+    assert invoice.status_code == 200
+    text = _visible_text(invoice.text)
+    assert "ひとり親家庭医療費助成（地単）" in text  # the program joining in FY2027, by name
+    directory = _visible_text(client.get("/directory").text)
+    assert "東京都" in directory
+    for code in ("kodomo", "nanbyo", "hitorioya", "shoman"):
+        assert code not in text and code not in directory

@@ -47,11 +47,12 @@ def test_rejected_upload_has_a_downloadable_error_report(client: TestClient, key
     )
     body = response.json()
     assert body["status"] == "rejected" and body["errors"][0]["row"] == 2
+    assert body["errors"][0]["line"] == 3  # header line 1, data row 2 on line 3, as Excel numbers it
     report = client.get(f"/api/v1/uploads/{body['id']}/errors?format=csv", headers=f.bearer(key))
     assert report.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
-    assert rows[0] == ["行", "列", "コード", "内容", "受信した値"]
-    assert rows[1][:3] == ["2", "生年月日", "invalid_date"] and rows[1][4] == "昭和65年1月1日"
+    assert rows[0] == ["行", "ファイルの行", "列", "コード", "内容", "受信した値"]
+    assert rows[1][:4] == ["2", "3", "生年月日", "invalid_date"] and rows[1][5] == "昭和65年1月1日"
 
 
 def test_batch_uses_pmh_field_names_and_the_same_semantics(client: TestClient, key: str) -> None:
@@ -71,6 +72,7 @@ def test_batch_uses_pmh_field_names_and_the_same_semantics(client: TestClient, k
     wrong = dict(record, medicalSubsidyRecipientNumber=f.recipient(2)[:6] + "0")
     refused = client.post("/api/v1/certificates/batch", json={"records": [wrong]}, headers=f.bearer(key)).json()
     assert refused["status"] == "rejected" and refused["errors"][0]["row"] == 1
+    assert refused["errors"][0]["line"] is None  # a JSON batch has records, not file lines
     found = client.get(
         "/api/v1/certificates",
         params={"payer_number": f.KODOMO_PAYER, "recipient_number": f.recipient(1), "as_of": "2026-05-01"},

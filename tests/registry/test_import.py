@@ -105,6 +105,29 @@ def test_allow_partial_applies_the_valid_rows(db_session: Session, caller: Calle
     assert count(db_session, Certificate) == 4
 
 
+def test_allow_partial_with_every_row_wrong_is_rejected_not_applied(db_session: Session, caller: Caller) -> None:
+    result = upload(
+        db_session,
+        caller,
+        line(recipient=1, kana="Takahashi"),
+        line(recipient=2, person=2, birth="令和8年2月30日"),
+        allow_partial=True,
+    )
+    assert (result.status, result.accepted, result.rejected) == ("rejected", 0, 2)
+    assert count(db_session, Certificate) == 0
+    again = upload(db_session, caller, line(recipient=1), allow_partial=True)  # the fixed file is not a duplicate
+    assert (again.status, again.accepted) == ("applied", 1)
+
+
+def test_problems_name_the_file_line_beside_the_data_row(db_session: Session, caller: Caller) -> None:
+    spanning = line(recipient=1).replace("高橋 一郎", '"高橋\n一郎"')  # a quoted value over two lines
+    result = upload(db_session, caller, spanning, line(recipient=2, person=2, birth="令和8年2月30日"))
+    by_row = {problem.row: problem for problem in result.errors}
+    assert (by_row[2].row, by_row[2].line) == (2, 4)  # header line 1, record 1 on lines 2–3
+    plain = upload(db_session, caller, line(recipient=3, person=3, birth="令和8年2月30日"))
+    assert [(p.row, p.line) for p in plain.errors] == [(1, 2)]
+
+
 def test_same_content_again_is_a_duplicate_and_changes_nothing(db_session: Session, caller: Caller) -> None:
     first = upload(db_session, caller, line(recipient=1))
     again = upload(db_session, caller, line(recipient=1))

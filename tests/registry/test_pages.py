@@ -46,21 +46,34 @@ def test_upload_with_a_bad_row_shows_every_problem_and_applies_nothing(
     expect(page.get_by_test_id("upload-status")).to_contain_text("どの行も反映していません")
     expect(page.get_by_test_id("accepted")).to_have_text("0")
     expect(page.get_by_test_id("error-table")).to_contain_text("生年月日")
+    expect(page.get_by_test_id("error-line").first).to_have_text("3")  # data row 2 is line 3 in Excel
     page.screenshot(path=str(ARTEFACTS / "upload-rejected.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_test_id("error-report").click()
     report = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert report.splitlines()[0] == "行,列,コード,内容,受信した値"
+    assert report.splitlines()[0] == "行,ファイルの行,列,コード,内容,受信した値"
+    assert report.splitlines()[1].startswith("2,3,生年月日,")
     assert "令和8年2月30日" in report
 
     page.goto(f"{hub.base_url}/registry/upload")
     page.get_by_label("ファイル").set_input_files(str(bad))
     page.get_by_label("正しい行だけを反映する").check()
     page.get_by_role("button", name="登録する").click()
-    expect(page.get_by_test_id("upload-status")).to_contain_text("反映しました")
+    expect(page.get_by_test_id("upload-status")).to_contain_text("正しい行だけを反映しました")
+    expect(page.get_by_test_id("upload-status")).to_have_class("warning")  # not the green of a full success
     expect(page.get_by_test_id("accepted")).to_have_text("1")
     expect(page.get_by_test_id("rejected")).to_have_text("1")
     page.screenshot(path=str(ARTEFACTS / "upload-partial.png"), full_page=True)
+
+    # Every row wrong with 正しい行だけを反映する: nothing applied is a rejection, in the colour of one.
+    all_wrong = _csv(tmp_path, "all-wrong.csv", line(recipient=990003, person=990003, birth="令和8年2月30日"))
+    page.goto(f"{hub.base_url}/registry/upload")
+    page.get_by_label("ファイル").set_input_files(str(all_wrong))
+    page.get_by_label("正しい行だけを反映する").check()
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_test_id("upload-status")).to_contain_text("すべての行に誤りがあるため、どの行も反映していません")
+    expect(page.get_by_test_id("upload-status")).to_have_class("error")
+    page.screenshot(path=str(ARTEFACTS / "upload-partial-all-wrong.png"), full_page=True)
 
     page.goto(
         f"{hub.base_url}/registry/certificates?payer_number={f.KODOMO_PAYER}&recipient_number={f.recipient(990001)}"

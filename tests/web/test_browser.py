@@ -71,3 +71,27 @@ def test_wrong_code_is_refused_with_a_japanese_message(hub: LiveHub, browser: ob
     expect(page.get_by_test_id("login-error")).to_contain_text("正しくありません")
     page.screenshot(path=str(ARTEFACTS / "login-refused.png"), full_page=True)
     page.close()
+
+
+def test_api_documentation_works_on_a_closed_network(hub: LiveHub, browser: object) -> None:
+    """LGWAN and medical IP-VPN reach no CDN: /docs must render with every request refused but the hub's."""
+    from playwright.sync_api import Browser, Route, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page(locale="ja-JP")
+    outside: list[str] = []
+
+    def closed_network(route: Route) -> None:
+        if route.request.url.startswith(hub.base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", closed_network)
+    page.goto(f"{hub.base_url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("医療費助成オンライン資格確認ハブ")
+    page.screenshot(path=str(ARTEFACTS / "api-docs-offline.png"))
+    assert outside == []
+    page.close()

@@ -13,6 +13,7 @@ from typing import IO, Any, ClassVar, Literal
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from pmh import clock
 from pmh.auth.passwords import hash_password, verify_password
 from pmh.bulk import bulk_insert, in_values
 from pmh.cards.models import InsuranceRecord, TestCard
@@ -347,7 +348,7 @@ def issue_card(
         person_digest=person_digest(checked.value),
         pin_hash=hash_password(pin),
         failed_pin_attempts=0,
-        expires_on=expires_on or _ten_years_after(dt.date.today()),
+        expires_on=expires_on or _ten_years_after(clock.today()),
     )
     session.add(card)
     session.flush()
@@ -385,7 +386,7 @@ def authenticate_card(
         return CardCheck(refusal=CardUnknown("このマイナンバーカードは発行されていません。"))
     if card.revoked_at is not None:
         return CardCheck(refusal=CardRevoked("このマイナンバーカードは廃止されています。"))
-    if (today or dt.date.today()) > card.expires_on:
+    if (today or clock.today()) > card.expires_on:
         return CardCheck(
             refusal=CardExpired(f"このマイナンバーカードは有効期限（{card.expires_on.isoformat()}）が切れています。")
         )

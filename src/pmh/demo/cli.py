@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from pmh import clock
 from pmh.auth.models import StaffUser
 from pmh.auth.passwords import totp_code
 from pmh.clikit import fail, print_json, stdout
@@ -103,4 +103,4 @@ def totp(login: Annotated[str, typer.Argument(help="デモ用ログインID（de
         secret = session.scalar(select(StaffUser.totp_secret).where(StaffUser.login == login))
     if secret is None:
         fail(f"デモ用アカウント {login} はありません。`pmh demo seed` を先に実行してください。")
-    stdout.print(totp_code(secret, dt.datetime.now(dt.UTC)))
+    stdout.print(totp_code(secret, clock.now()))

@@ -90,6 +90,12 @@ def link_patient(reception_id: int, body: PatientLink, caller: Institution, sess
     return service.link_patient(session, caller, reception_id, body)
 
 
+@router.delete("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけの解除")
+def unlink_patient(reception_id: int, caller: Institution, session: SessionDep) -> ReceptionRow:
+    """Undo a reception's patient-number link; the person's next visits are no longer linked to that patient."""
+    return service.unlink_patient(session, caller, reception_id)
+
+
 @router.post("/eligibility/recheck", response_model=RecheckReport, summary="一括照会（月次の再確認）")
 def recheck(body: RecheckCreate, caller: Institution, session: SessionDep) -> RecheckReport:
     """Re-check every reception of the month that still has consent and report what changed since first read."""

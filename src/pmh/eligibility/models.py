@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmh.db import Base, BigId, TimestampedBase, UTCDateTime
@@ -51,6 +51,19 @@ class Reception(TimestampedBase):
     linked_by: Mapped[str | None] = mapped_column(String(100))
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     """When the patient withdrew the consent (同意の撤回); from then on the reception is gone for the institution."""
+    day_number: Mapped[int | None] = mapped_column(Integer)
+    """受付番号: 1, 2, 3 … per institution and day in Japan (null for receptions made before numbering)."""
+
+
+class ReceptionDay(Base):
+    """The last reception number given out by one institution on one day (the counter behind 受付番号)."""
+
+    __tablename__ = "reception_days"
+    __table_args__ = (PrimaryKeyConstraint("institution_id", "day"),)
+
+    institution_id: Mapped[int] = mapped_column(BigId, ForeignKey("organisations.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReceptionCertificate(Base):

@@ -58,6 +58,7 @@ class ConsentRead(BaseModel):
 
     reception_id: int
     shared: int = Field(description="提供に同意した受給者証の件数")
+    reception_number: int | None = Field(default=None, description="受付番号（医療機関ごと・日ごとに 1 から）")
 
 
 class PersonRead(BaseModel):
@@ -128,18 +129,24 @@ class PatientCandidate(BaseModel):
     name: str
     name_kana: str
     birth_date: dt.date
+    sex: int | None = Field(default=None, description="1: 男, 2: 女")
 
 
 class ReceptionRow(BaseModel):
     """One row of the 顔認証付きCR利用者リスト: who came when, their insurance, and the patient-number link."""
 
     id: int
+    number: int | None = Field(default=None, description="受付番号（医療機関ごと・日ごとに 1 から）")
     received_at: dt.datetime
     name: str
     name_kana: str
     birth_date: dt.date | None
     sex: int | None
     insurance: InsuranceRead | None
+    insurance_status: Literal["valid", "expired", "unconfirmed"] = Field(
+        default="unconfirmed",
+        description="受付日の保険資格: valid 有効、expired 期限切れ、unconfirmed 要確認（資格情報なし・開始前）",
+    )
     subsidy_consent: SubsidyConsent
     shared_certificates: int
     patient_number: str | None = Field(description="紐づいた患者番号（未紐づけは null）")
@@ -147,6 +154,9 @@ class ReceptionRow(BaseModel):
         description="auto: 以前の紐づけから自動、staff: 職員が選択、new: 新規登録"
     )
     candidates: list[PatientCandidate] = Field(description="未紐づけのとき、カナ氏名と生年月日が一致する患者")
+    patient: PatientCandidate | None = Field(
+        default=None, description="紐づいた患者受付登録一覧の患者（氏名・カナ・生年月日・性別）"
+    )
 
 
 class PatientLink(BaseModel):
@@ -154,6 +164,10 @@ class PatientLink(BaseModel):
 
     patient_number: Annotated[str, Field(min_length=1, max_length=20)]
     register_new: bool = False
+    confirm: bool = Field(
+        default=False,
+        description="受付の方と氏名・生年月日・性別が異なる患者へ確認のうえ紐づける（409 patient_mismatch の後）",
+    )
 
 
 class RecheckCreate(BaseModel):

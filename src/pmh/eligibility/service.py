@@ -13,11 +13,14 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pmh import clock
 from pmh.audit import service as audit
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
@@ -27,7 +30,7 @@ from pmh.cards.models import InsuranceRecord
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
-from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate, ReceptionDay
 from pmh.eligibility.schemas import (
     CardSessionCreate,
     CardSessionRead,
@@ -47,6 +50,7 @@ from pmh.eligibility.schemas import (
 )
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
 from pmh.reception import service as patients
+from pmh.reception.models import Patient
 from pmh.reference import catalogue
 from pmh.registry.models import Certificate, CertificateVersion, Program
 from pmh.registry.service import end_date, validity_status, version_in_force
@@ -63,7 +67,7 @@ _UNKNOWN_RECEPTION = "この受付は見つかりません。"
 
 def today_in_japan(now: dt.datetime | None = None) -> dt.date:
     """Return the date in Japan (receptions, validity and months are kept by it)."""
-    return (now or utcnow()).astimezone(JST).date()
+    return clock.japan_date_of(now) if now is not None else clock.today()
 
 
 # --- certificates as of a date ----------------------------------------------------------------
@@ -256,12 +260,14 @@ def give_consent(
     chosen = _chosen(offered, data)
     card_session.consented_at = now
     patient_id = patients.known_patient(session, caller.organisation_id, card_session.person_digest)
+    received_on = today_in_japan(now)
     reception = Reception(
+        day_number=_next_reception_number(session, caller.organisation_id, received_on),
         institution_id=caller.organisation_id,
         card_session_id=card_session.id,
         person_digest=card_session.person_digest,
         received_at=now,
-        received_on=today_in_japan(now),
+        received_on=received_on,
         subsidy_consent=data.subsidy,
         patient_id=patient_id,
         link_method="auto" if patient_id is not None else None,
@@ -284,7 +290,26 @@ def give_consent(
             "shared_certificates": [e["certificate_id"] for e in chosen],
         },
     )
-    return ConsentRead(reception_id=reception.id, shared=len(chosen))
+    return ConsentRead(reception_id=reception.id, shared=len(chosen), reception_number=reception.day_number)
+
+
+def _next_reception_number(session: Session, institution_id: int, day: dt.date) -> int:
+    """Give out the institution's next 受付番号 of the day (1 for the day's first patient).
+
+    The day's counter row is created once, then incremented by one UPDATE … RETURNING, which holds
+    the row until commit: two readers of one institution never get the same number.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ReceptionDay).values(institution_id=institution_id, day=day, last_number=0).on_conflict_do_nothing()
+    )
+    number = session.execute(
+        update(ReceptionDay)
+        .where(ReceptionDay.institution_id == institution_id, ReceptionDay.day == day)
+        .values(last_number=ReceptionDay.last_number + 1)
+        .returning(ReceptionDay.last_number)
+    ).scalar_one()
+    return int(number)
 
 
 # --- eligibility ------------------------------------------------------------------------------
@@ -567,25 +592,42 @@ def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> 
         rows.append(
             ReceptionRow(
                 id=reception.id,
+                number=reception.day_number,
                 received_at=reception.received_at,
                 name=record.name if record else "",
                 name_kana=record.name_kana if record else "",
                 birth_date=record.birth_date if record else None,
                 sex=record.sex if record else None,
                 insurance=_insurance(record),
+                insurance_status=_insurance_status(record, reception.received_on),
                 subsidy_consent=reception.subsidy_consent,
                 shared_certificates=shared.get(reception.id, 0),
                 patient_number=patient.patient_number if patient else None,
                 link_method=reception.link_method,
-                candidates=[
-                    PatientCandidate(
-                        patient_number=m.patient_number, name=m.name, name_kana=m.name_kana, birth_date=m.birth_date
-                    )
-                    for m in matches
-                ],
+                candidates=[_candidate(m) for m in matches],
+                patient=_candidate(patient) if patient else None,
             )
         )
     return rows
+
+
+def _insurance_status(record: InsuranceRecord | None, day: dt.date) -> Literal["valid", "expired", "unconfirmed"]:
+    """Return the insurance's standing on the reception day, as a 資格確認端末 colours it."""
+    if record is None or (record.valid_from is not None and record.valid_from > day):
+        return "unconfirmed"
+    if record.valid_to is not None and record.valid_to < day:
+        return "expired"
+    return "valid"
+
+
+def _candidate(patient: Patient) -> PatientCandidate:
+    return PatientCandidate(
+        patient_number=patient.patient_number,
+        name=patient.name,
+        name_kana=patient.name_kana,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+    )
 
 
 def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, int]:
@@ -599,20 +641,23 @@ def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, 
     return {reception_id: count for reception_id, count in rows}
 
 
-def list_receptions(session: Session, caller: Caller, day: dt.date | None = None) -> list[ReceptionRow]:
-    """Return the day's 顔認証付きCR利用者リスト of the caller's institution, in arrival order (audited)."""
+def list_receptions(session: Session, caller: Caller, day: dt.date | None = None, after: int = 0) -> list[ReceptionRow]:
+    """Return the day's 顔認証付きCR利用者リスト of the caller's institution, in arrival order (audited).
+
+    With ``after``, only receptions newer than that one (the desk's poll for arrivals); a poll that
+    finds nobody has read nobody's data and writes no audit entry.
+    """
     day = day or today_in_japan()
-    receptions = list(
-        session.scalars(
-            select(Reception)
-            .where(
-                Reception.institution_id == caller.organisation_id,
-                Reception.received_on == day,
-                Reception.withdrawn_at.is_(None),
-            )
-            .order_by(Reception.received_at, Reception.id)
-        )
+    query = select(Reception).where(
+        Reception.institution_id == caller.organisation_id,
+        Reception.received_on == day,
+        Reception.withdrawn_at.is_(None),
     )
+    if after:
+        query = query.where(Reception.id > after)
+    receptions = list(session.scalars(query.order_by(Reception.received_at, Reception.id)))
+    if after and not receptions:
+        return []
     rows = _rows(session, caller, receptions)
     audit.record(
         session,
@@ -620,7 +665,7 @@ def list_receptions(session: Session, caller: Caller, day: dt.date | None = None
         "reception.list",
         "reception",
         [str(r.id) for r in receptions][:50],
-        {"date": day, "count": len(rows)},
+        {"date": day, "count": len(rows), **({"after": after} if after else {})},
     )
     return rows
 
@@ -632,19 +677,57 @@ def reception_row(session: Session, caller: Caller, reception_id: int) -> Recept
     return _rows(session, caller, [reception])[0]
 
 
+class PatientMismatch(Conflict):
+    """The chosen patient's name, kana, birth date or sex differ from the person who came (確認が必要)."""
+
+    code = "patient_mismatch"
+    title = "受付の方と患者の情報が一致しません"
+
+
+def _facts(record: InsuranceRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"name": record.name, "name_kana": record.name_kana, "birth_date": record.birth_date, "sex": record.sex}
+
+
+def _mismatch(
+    reception: Reception, patient: Patient, facts: dict[str, Any] | None, found: list[str]
+) -> PatientMismatch:
+    labels = "・".join(patients.FIELD_LABELS[name] for name in found)
+    message = (
+        f"患者番号 {patient.patient_number}（{patient.name}）は受付の方と{labels}が異なります。"
+        "別の方と紐づけると、次回から自動で誤った患者に紐づきます。"
+        "本人であることを確かめたうえで、確認して紐づけてください。"
+    )
+    extensions = {
+        "reception": jsonable(facts or {}),
+        "patient": jsonable({"patient_number": patient.patient_number, **patients.person_facts(patient)}),
+        "differences": found,
+    }
+    return PatientMismatch(message, [FieldError("patient_number", "patient_mismatch", message)], extensions=extensions)
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Return a dict whose dates are ISO strings (for problem-detail extensions)."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
+
+
 def link_patient(session: Session, caller: Caller, reception_id: int, data: PatientLink) -> ReceptionRow:
     """Link a reception to the institution's patient registry, by an existing or a new patient number.
 
     The person's other unlinked receptions at this institution follow, and so will their next ones
-    (automatically, at consent). A patient number tied to another person is refused.
+    (automatically, at consent). A patient number tied to another person is refused. When the
+    registry's name, kana, birth date or sex differ from the person who came, the link is refused
+    with :class:`PatientMismatch` unless the clerk confirms (``confirm``); a confirmed link is
+    audited with the differences.
     """
     reception = _reception(session, caller, reception_id)
     record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    found_differences: list[str] = []
     if data.register_new:
         if record is None:
             raise Conflict("保険資格が確認できないため、この受付から患者を新規登録できません。")
-        facts = {"name": record.name, "name_kana": record.name_kana, "birth_date": record.birth_date, "sex": record.sex}
-        patient = patients.register_patient(session, caller.organisation_id, data.patient_number, facts)
+        patient = patients.register_patient(session, caller.organisation_id, data.patient_number, _facts(record) or {})
         method = "new"
     else:
         found = patients.patient_by_number(session, caller.organisation_id, data.patient_number)
@@ -655,6 +738,9 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
             )
             raise NotFound(message, [FieldError("patient_number", "unknown_patient", message)])
         patient, method = found, "staff"
+        found_differences = patients.differences(patient, _facts(record))
+        if found_differences and not data.confirm:
+            raise _mismatch(reception, patient, _facts(record), found_differences)
     patients.link_person(session, patient, reception.person_digest)
     same_person = session.scalars(
         select(Reception).where(
@@ -671,7 +757,66 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
         other.linked_by = caller.actor
         linked.append(str(other.id))
     session.flush()
-    audit.record(session, caller, "reception.link", "reception", linked, {"patient_id": patient.id, "method": method})
+    details: dict[str, Any] = {"patient_id": patient.id, "method": method}
+    if found_differences:
+        details["confirmed_differences"] = found_differences
+    audit.record(session, caller, "reception.link", "reception", linked, details)
+    return _rows(session, caller, [reception])[0]
+
+
+@dataclass(frozen=True)
+class LinkPreview:
+    """The registry's patient a clerk is about to link, and what differs from the person who came."""
+
+    patient: PatientCandidate
+    differences: list[str]
+
+
+def preview_link(session: Session, caller: Caller, reception_id: int, patient_number: str) -> LinkPreview:
+    """Return the institution's patient under ``patient_number`` beside the reception, before linking (audited)."""
+    reception = _reception(session, caller, reception_id)
+    patient = patients.patient_by_number(session, caller.organisation_id, patient_number)
+    if patient is None:
+        message = (
+            f"患者番号 {patient_number} は患者受付登録一覧にありません。"
+            "新しい患者として登録する場合は「新規登録」を選んでください。"
+        )
+        raise NotFound(message, [FieldError("patient_number", "unknown_patient", message)])
+    record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
+    audit.record(session, caller, "patient.read", "patient", str(patient.id), {"reception_id": reception.id})
+    return LinkPreview(_candidate(patient), patients.differences(patient, _facts(record)))
+
+
+def unlink_patient(session: Session, caller: Caller, reception_id: int) -> ReceptionRow:
+    """Undo a reception's patient-number link; the person's next card tap no longer links by itself.
+
+    Every reception of the same person at this institution that points at the same patient is
+    unlinked too (they were linked automatically from this one), and the registry row forgets the
+    person. Audited as ``reception.unlink``.
+    """
+    reception = _reception(session, caller, reception_id)
+    if reception.patient_id is None:
+        message = "この受付は患者番号と紐づいていません。"
+        raise Conflict(message, [FieldError("patient_number", "not_linked", message)])
+    patient_id = reception.patient_id
+    patient = patients.patients_by_id(session, [patient_id]).get(patient_id)
+    same_link = session.scalars(
+        select(Reception).where(
+            Reception.institution_id == caller.organisation_id,
+            Reception.person_digest == reception.person_digest,
+            Reception.patient_id == patient_id,
+        )
+    )
+    unlinked = []
+    for other in same_link:
+        other.patient_id = None
+        other.link_method = None
+        other.linked_by = None
+        unlinked.append(str(other.id))
+    if patient is not None:
+        patients.unlink_person(session, patient, reception.person_digest)
+    session.flush()
+    audit.record(session, caller, "reception.unlink", "reception", unlinked, {"patient_id": patient_id})
     return _rows(session, caller, [reception])[0]
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
-JST = ZoneInfo("Asia/Tokyo")
+from pmh import clock
+from pmh.clock import JST
+
+__all__ = ["JST", "TodayDep", "today"]
 
 
 def today() -> dt.date:
-    """Return today's date in Japan (the day an application is made)."""
-    return dt.datetime.now(JST).date()
+    """Return today's date in Japan (the day an application is made), from the hub's clock."""
+    return clock.today()
 
 
 TodayDep = Annotated[dt.date, Depends(today)]

@@ -4,7 +4,7 @@ and the patient-registry import."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -20,6 +20,8 @@ from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
+POLL_SECONDS = 5
+"""How often the open desk asks for new kiosk arrivals."""
 
 add_menu_item(
     "institution",
@@ -34,11 +36,27 @@ add_menu_item(
 
 @router.get("", response_class=HTMLResponse)
 def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date | None = None) -> Response:
-    """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link."""
+    """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link; today's list grows by itself."""
     day = date or eligibility.today_in_japan()
     rows = eligibility.list_receptions(session, staff_in_role(staff, "institution").caller, day)
-    context = {"staff": staff, "rows": rows, "day": day}
+    live = day == eligibility.today_in_japan()
+    after = max((row.id for row in rows), default=0)
+    context = {"staff": staff, "rows": rows, "day": day, "live": live, "after": after, "poll_seconds": POLL_SECONDS}
     return templates.TemplateResponse(request, "reception/desk.html", context)
+
+
+@router.get("/arrivals", response_class=HTMLResponse)
+def arrivals(request: Request, session: SessionDep, staff: StaffDep, date: dt.date, after: int = 0) -> Response:
+    """Return the rows that arrived after reception ``after`` (htmx appends them), then the poller again.
+
+    Only new rows are sent, so a row the clerk is working on (a typed number, a preview) is never
+    replaced under their hands.
+    """
+    caller = staff_in_role(staff, "institution").caller
+    rows = eligibility.list_receptions(session, caller, date, after=after)
+    after = max((row.id for row in rows), default=after)
+    context = {"staff": staff, "rows": rows, "day": date, "after": after, "poll_seconds": POLL_SECONDS}
+    return templates.TemplateResponse(request, "reception/arrivals.html", context)
 
 
 @router.post("/{reception_id}/patient", response_class=HTMLResponse)
@@ -49,20 +67,58 @@ def link(
     staff: StaffDep,
     patient_number: Annotated[str, Form(max_length=20)] = "",
     register_new: Annotated[bool, Form()] = False,
+    confirm: Annotated[bool, Form()] = False,
+    step: Annotated[Literal["preview", "link"], Form()] = "link",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Link one reception and return its row (htmx swaps it in place); a refusal is shown in the row."""
+    """Preview or make one link and return its row (htmx swaps it in place); a refusal is shown in the row.
+
+    A typed patient number is shown first (``step=preview``): the registry's name, kana, birth date
+    and sex beside the person who came, with a warning and a confirmation box when they differ.
+    """
     check_csrf(staff_in_role(staff, "institution"), csrf_token)
-    error = None
+    context: dict[str, object] = {"staff": staff}
     try:
         with session.begin_nested():  # a refused link leaves nothing behind, the row is shown again
-            data = PatientLink(patient_number=patient_number or "-", register_new=register_new)
-            row = eligibility.link_patient(session, staff.caller, reception_id, data)
+            if step == "preview" and not register_new:
+                context["preview"] = eligibility.preview_link(session, staff.caller, reception_id, patient_number)
+                row = eligibility.reception_row(session, staff.caller, reception_id)
+            else:
+                data = PatientLink(patient_number=patient_number or "-", register_new=register_new, confirm=confirm)
+                row = eligibility.link_patient(session, staff.caller, reception_id, data)
     except PmhError as exc:
-        error = exc.message
+        context["error"] = exc.message
         row = eligibility.reception_row(session, staff.caller, reception_id)
-    context = {"staff": staff, "row": row, "error": error}
+    context["row"] = row
     return templates.TemplateResponse(request, "reception/row.html", context)
+
+
+@router.post("/{reception_id}/patient/unlink", response_class=HTMLResponse)
+def unlink(
+    request: Request,
+    reception_id: int,
+    session: SessionDep,
+    staff: StaffDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Undo the reception's patient-number link and return its row."""
+    check_csrf(staff_in_role(staff, "institution"), csrf_token)
+    context: dict[str, object] = {"staff": staff}
+    try:
+        with session.begin_nested():
+            row = eligibility.unlink_patient(session, staff.caller, reception_id)
+    except PmhError as exc:
+        context["error"] = exc.message
+        row = eligibility.reception_row(session, staff.caller, reception_id)
+    context["row"] = row
+    return templates.TemplateResponse(request, "reception/row.html", context)
+
+
+@router.get("/{reception_id}/row", response_class=HTMLResponse)
+def row_fragment(request: Request, reception_id: int, session: SessionDep, staff: StaffDep) -> Response:
+    """Return one row as it stands (the 「やめる」 of a preview)."""
+    row = eligibility.reception_row(session, staff_in_role(staff, "institution").caller, reception_id)
+    return templates.TemplateResponse(request, "reception/row.html", {"staff": staff, "row": row})
 
 
 @router.get("/{reception_id}/eligibility", response_class=HTMLResponse)

@@ -93,6 +93,46 @@ def _kana_key(kana: str) -> str:
     return normalize_kana(kana).replace(" ", "").replace("\u3000", "")
 
 
+PERSON_FIELDS = ("name", "name_kana", "birth_date", "sex")
+"""What a reception desk compares before linking: 氏名, カナ氏名, 生年月日, 性別."""
+FIELD_LABELS = {"name": "氏名", "name_kana": "カナ氏名", "birth_date": "生年月日", "sex": "性別"}
+
+
+def person_facts(patient: Patient) -> dict[str, Any]:
+    """Return the registry's name, kana, birth date and sex of a patient row."""
+    return {name: getattr(patient, name) for name in PERSON_FIELDS}
+
+
+def differences(patient: Patient, facts: dict[str, Any] | None) -> list[str]:
+    """Return which of name, kana, birth date and sex differ between a patient row and a person.
+
+    Names are compared as a desk would read them: width, small kana and spaces do not count.
+    Without the person's facts (no insurance record) everything counts as unverified.
+    """
+    if facts is None:
+        return list(PERSON_FIELDS)
+    found = []
+    if _name_key(patient.name) != _name_key(facts.get("name") or ""):
+        found.append("name")
+    if _kana_key(patient.name_kana) != _kana_key(facts.get("name_kana") or ""):
+        found.append("name_kana")
+    if patient.birth_date != facts.get("birth_date"):
+        found.append("birth_date")
+    if patient.sex is not None and facts.get("sex") is not None and patient.sex != facts.get("sex"):
+        found.append("sex")
+    return found
+
+
+def _name_key(name: str) -> str:
+    return normalize_text(name).replace(" ", "").replace("\u3000", "")
+
+
+def unlink_person(session: Session, patient: Patient, person_digest: str) -> None:
+    """Untie a patient row from a person, so the person's next card tap no longer links to it."""
+    if patient.person_digest == person_digest:
+        patient.person_digest = None
+
+
 def link_person(session: Session, patient: Patient, person_digest: str) -> None:
     """Tie a patient row to a person, moving the tie from any other row of the same institution.
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
+from pmh import clock
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
@@ -107,7 +108,7 @@ def read_certificate(
     as_of: dt.date | None = None,
 ) -> CertificateRead:
     """Return one of the municipality's certificates as of a date (default today), with its history."""
-    return service.certificate_as_of(session, caller, payer_number, recipient_number, as_of or dt.date.today())
+    return service.certificate_as_of(session, caller, payer_number, recipient_number, as_of or clock.today())
 
 
 @router.get("/link-reviews", response_model=list[LinkReviewRead], summary="紐づけ確認待ち一覧")

@@ -180,6 +180,8 @@ class _Context:
     accepted: int = 0
     held: int = 0
     total: int = 0
+    lines: dict[int, int] = field(default_factory=dict)
+    """File lines of the rows that do not start on ``row + 1`` (after a value spanning lines)."""
 
 
 def _lock_municipality(session: Session, municipality_id: int) -> None:
@@ -280,7 +282,8 @@ def _apply_all(
     except BaseException:
         savepoint.rollback()
         raise
-    refused = context.spool.count > 0 and (not allow_partial or 0 in context.spool.rows)
+    # A partial upload in which no row could be applied is a rejection, not an empty success.
+    refused = context.spool.count > 0 and (not allow_partial or 0 in context.spool.rows or context.accepted == 0)
     if refused:
         savepoint.rollback()
         context.accepted = context.held = 0
@@ -299,6 +302,8 @@ def _chunks(rows: Iterator[CertificateRow | RowProblem], context: _Context) -> I
     chunk: list[CertificateRow] = []
     for item in rows:
         context.total += 1
+        if item.line is not None:
+            context.lines[item.row] = item.line
         if isinstance(item, RowProblem):
             context.spool.add_row_problem(item)
             continue
@@ -310,6 +315,13 @@ def _chunks(rows: Iterator[CertificateRow | RowProblem], context: _Context) -> I
         yield chunk
 
 
+def _file_line(context: _Context, row: int | None) -> int | None:
+    """Return the file line of a data row (the header is line 1), or None for the file or an API batch."""
+    if row is None or context.upload.source == "api":
+        return None
+    return context.lines.get(row, row + 1)
+
+
 def _store_problems(context: _Context) -> None:
     batch: list[dict[str, Any]] = []
     for row, column, code, message, value in context.spool:
@@ -317,6 +329,7 @@ def _store_problems(context: _Context) -> None:
             {
                 "upload_id": context.upload.id,
                 "row": row,
+                "line": _file_line(context, row),
                 "column": column,
                 "code": code,
                 "message": message,

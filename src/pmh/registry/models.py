@@ -123,6 +123,8 @@ class UploadProblem(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     upload_id: Mapped[int] = mapped_column(BigId, ForeignKey("uploads.id"), index=True)
     row: Mapped[int | None] = mapped_column(Integer)
+    line: Mapped[int | None] = mapped_column(Integer)
+    """The line of the file as Excel numbers it (header = 1); null for API batches and the file itself."""
     column: Mapped[str] = mapped_column(String(50))
     code: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)

@@ -3,12 +3,12 @@ look a certificate up as of a date."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from pmh import clock
 from pmh.codes.wareki import DateFormatError, parse_date
 from pmh.deps import SessionDep
 from pmh.errors import PmhError
@@ -115,7 +115,7 @@ def certificate_lookup(
     }
     if payer_number and recipient_number:
         try:
-            on = parse_date(as_of) if as_of else dt.date.today()
+            on = parse_date(as_of) if as_of else clock.today()
             context["certificate"] = service.certificate_as_of(
                 session, staff.caller, payer_number.strip(), recipient_number.strip(), on
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -1008,6 +1009,7 @@ def _data_rows(
     any_data = False
     while True:
         lines.bad_bytes = False
+        start = lines.line_number + 1  # the header is line 1; a record may span several lines
         try:
             fields = next(reader)
         except StopIteration:
@@ -1020,7 +1022,7 @@ def _data_rows(
         any_data = True
         if len(fields) != width:
             if len(fields) < width or any(fields[width:]):
-                yield _field_count_problem(row, width, len(fields), lines.bad_bytes)
+                yield _at_line(_field_count_problem(row, width, len(fields), lines.bad_bytes), start)
                 continue
             del fields[width:]
         extra: list[FieldError] = []
@@ -1028,11 +1030,19 @@ def _data_rows(
             if fields[index].strip():
                 message = f"見出しのない{index + 1}列目に値があります"
                 extra.append(FieldError(f"{index + 1}列目", "value_without_header", message, row))
-        yield validator.validate(
-            dict(zip(aliases, fields, strict=True)), row, bad_bytes=lines.bad_bytes, extra_errors=extra
+        yield _at_line(
+            validator.validate(
+                dict(zip(aliases, fields, strict=True)), row, bad_bytes=lines.bad_bytes, extra_errors=extra
+            ),
+            start,
         )
     if not any_data:
         raise _file_error("no_rows", "データ行がありません（見出し行だけのファイルです）")
+
+
+def _at_line(item: CertificateRow | RowProblem, start: int) -> CertificateRow | RowProblem:
+    """Note the file line of a record that does not start on ``row + 1`` (rare: only after multi-line values)."""
+    return item if start == item.row + 1 else dataclasses.replace(item, line=start)
 
 
 def _field_count_problem(row: int, width: int, count: int, bad_bytes: bool) -> RowProblem:

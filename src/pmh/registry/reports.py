@@ -10,7 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from pmh.registry.models import UploadProblem
 
-ERROR_REPORT_COLUMNS = ("行", "列", "コード", "内容", "受信した値")
+ERROR_REPORT_COLUMNS = ("行", "ファイルの行", "列", "コード", "内容", "受信した値")
+"""行 counts data rows from 1; ファイルの行 is the line as Excel numbers it (the header is line 1)."""
 
 
 def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
@@ -21,7 +22,14 @@ def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
     writer.writerow(ERROR_REPORT_COLUMNS)
     for problem in problems:
         writer.writerow(
-            ["" if problem.row is None else problem.row, problem.column, problem.code, problem.message, problem.value]
+            [
+                "" if problem.row is None else problem.row,
+                "" if problem.line is None else problem.line,
+                problem.column,
+                problem.code,
+                problem.message,
+                problem.value,
+            ]
         )
         if buffer.tell() > 1 << 16:
             yield buffer.getvalue()

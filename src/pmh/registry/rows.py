@@ -160,6 +160,8 @@ class CertificateRow:
     sub_key: str | None = None
     segment: str | None = None
     history_key: str | None = None
+    line: int | None = None
+    """The file line the record starts on, when it is not ``row + 1`` (a quoted value spanning lines)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -221,6 +223,8 @@ class RowProblem:
     row: int
     errors: tuple[FieldError, ...]
     values: dict[str, str] = field(default_factory=dict)
+    line: int | None = None
+    """The file line the record starts on, when it is not ``row + 1`` (a quoted value spanning lines)."""
 
     @property
     def codes(self) -> tuple[str, ...]:

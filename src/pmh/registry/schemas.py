@@ -39,6 +39,10 @@ class UploadProblemRead(BaseModel):
     """One problem of an upload: row (from 1; null for the file itself), column, code, message, value."""
 
     row: int | None
+    line: int | None = Field(
+        default=None,
+        description="ファイルの行番号（見出し行が 1、Excel の行番号と同じ）。API の一括登録とファイル全体の誤りは null",
+    )
     column: str
     code: str
     message: str

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pmh import clock
 from pmh.audit import service as audit
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
@@ -66,7 +67,7 @@ def add_program(session: Session, caller: Caller, data: ProgramCreate) -> Progra
         program = Program(
             municipality_id=municipality.id,
             program_code=entry.code,
-            start_date=data.start_date or dt.date.today(),
+            start_date=data.start_date or clock.today(),
             planned_recipients=data.planned_recipients,
             recipient_check_digit=check_digit,
         )
@@ -353,7 +354,7 @@ def resolve_link_review(session: Session, caller: Caller, review_id: int, decisi
     review.status = "linked" if decision == "link" else "rejected"
     review.resolution_note = note
     review.resolved_by = caller.actor
-    review.resolved_at = dt.datetime.now(dt.UTC)
+    review.resolved_at = clock.now()
     certificate = session.get_one(Certificate, review.certificate_id, with_for_update=True)
     still_open = session.scalar(
         select(LinkReview.id).where(

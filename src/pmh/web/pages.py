@@ -1,7 +1,10 @@
-"""The public top page and each role's start page."""
+"""The public top page, each role's start page, and the API documentation page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -35,3 +38,17 @@ def index(request: Request, session: SessionDep) -> Response:
             }
             return templates.TemplateResponse(request, "web/start.html", context)
     return templates.TemplateResponse(request, "web/index.html", {"staff": None})
+
+
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI 5 (swagger-ui-bundle.js, swagger-ui.css), shipped in the fastapi-offline wheel (MIT)."""
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """Show the OpenAPI documentation with Swagger UI served by the hub itself.
+
+    Municipal (LGWAN) and medical (IP-VPN) networks reach no CDN, so nothing on this page comes
+    from outside the hub; it is started by a static script, not an inline one.
+    """
+    return templates.TemplateResponse(request, "web/apidocs.html", {"staff": None})
