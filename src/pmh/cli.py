@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+import pmh
 from pmh.audit.cli import app as audit_app
 from pmh.auth.cli import institutions_app, keys_app, staff_app
 from pmh.cards.cli import cards_app, insurance_app
@@ -35,6 +36,22 @@ app.add_typer(fees_app, name="fees")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(stats_app, name="stats")
 app.add_typer(subsidy_app, name="subsidy")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pmh {pmh.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="バージョンを表示して終了"),
+    ] = False,
+) -> None:
+    """pmh — 医療費助成オンライン資格確認ハブ"""
 
 
 @db_app.command("upgrade")
