@@ -73,5 +73,15 @@ def serve(
 
 
 def main() -> None:
-    """Entry point of the ``pmh`` console script."""
-    app()
+    """Entry point of the ``pmh`` console script.
+
+    A refusal to run at all (an embedded SQLite with a data-loss defect) is one line on stderr and
+    exit status 1, not a traceback.
+    """
+    from pmh.db import UnsafeDatabase
+
+    try:
+        app()
+    except UnsafeDatabase as exc:
+        typer.echo(str(exc), err=True)
+        raise SystemExit(1) from None
