@@ -69,7 +69,9 @@ def serve(
         if credentials is not None:
             print_credentials(credentials)
     typer.echo(f"pmh を http://{host}:{port}/ で起動します（API仕様: http://{host}:{port}/docs）")
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
+    # uvicorn's access log would write every query string (patient-name searches): pmh's own request
+    # log (app.RequestLog) records method, path, status and time only.
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False, access_log=False)
 
 
 def main() -> None:

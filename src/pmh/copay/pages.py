@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pmh import csvfiles
 from pmh.copay import service
 from pmh.copay.schemas import CopaySheet
 from pmh.deps import SessionDep
@@ -58,7 +58,7 @@ def sheet_csv(
     """Download the month's sheet as CSV (UTF-8 with BOM, opens in Excel)."""
     found = _sheet(session, staff, reception_id, payer_number, recipient_number, month, inpatient)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvfiles.writer(buffer)
     writer.writerow(CSV_HEADER)
     for line in found.lines:
         writer.writerow(
