@@ -282,3 +282,16 @@ def test_the_birth_date_check_uses_the_given_day() -> None:
     late = RecordValidator(programs, today=dt.date(2030, 1, 2)).validate(raw, 1)
     assert getattr(early, "codes", ()) == ("future_date",)
     assert not hasattr(late, "codes"), late
+
+
+def test_the_request_log_names_routes_not_values(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    name = "佐藤花子"
+    with caplog.at_level(logging.INFO, logger="pmh.http"):
+        client.get(f"/api/v1/receptions/{NUMBER}/eligibility", params={"q": name})
+        client.get(f"/reception/{FORMS['hyphenated']}/eligibility")
+        client.get(f"/{name}/{NUMBER}", params={"q": FORMS["percent-encoded"]})
+    paths = [getattr(r, "path", "") for r in caplog.records if r.name == "pmh.http"]
+    assert "/api/v1/receptions/{reception_id}/eligibility" in paths, paths
+    text_ = " ".join(paths) + " ".join(r.getMessage() for r in caplog.records)
+    assert NUMBER not in _digits(text_) and name not in text_ and "q=" not in text_
+    assert "(no route)" in paths

@@ -163,8 +163,25 @@ async def _handle_validation_error(request: Request, exc: Exception) -> Response
     return _problem(422, "invalid_input", "入力内容に誤りがあります", "リクエストの形式が正しくありません。", errors)
 
 
+def _logged_path(scope: Scope) -> str:
+    """Return the path as the request log records it: the route's template, never the values in it.
+
+    ``/api/v1/receptions/{reception_id}/eligibility``, not the id; a path no route matched is logged
+    as ``(no route)``, since what was typed there may be anything. The query string is never logged
+    (patient-name searches).
+    """
+    if "endpoint" not in scope:
+        return "(no route)"
+    path = str(scope.get("path", ""))
+    params = scope.get("path_params") or {}
+    for name, value in sorted(params.items(), key=lambda item: -len(str(item[1]))):
+        if str(value):
+            path = path.replace(f"/{value}", f"/{{{name}}}")
+    return path
+
+
 class RequestLog:
-    """Log method, path (never the query string, which may carry personal data), status and time.
+    """Log method, route (never the values in the path nor the query string), status and time.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would wrap every request and
     response stream in extra tasks, which costs more than the log line itself on a hot path.
@@ -193,7 +210,7 @@ class RequestLog:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _logged_path(scope),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },
