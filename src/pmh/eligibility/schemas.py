@@ -140,8 +140,10 @@ class ReceptionRow(BaseModel):
     birth_date: dt.date | None
     sex: int | None
     insurance: InsuranceRead | None
-    subsidy_consent: SubsidyConsent
-    shared_certificates: int
+    subsidy_consent: SubsidyConsent = Field(
+        description="all: 受給者証を1件以上提供、none: 提供なし（患者が個別に選んだかどうかは示しません）"
+    )
+    shared_certificates: int = Field(description="提供された受給者証の件数")
     patient_number: str | None = Field(description="紐づいた患者番号（未紐づけは null）")
     link_method: Literal["auto", "staff", "new"] | None = Field(
         description="auto: 以前の紐づけから自動、staff: 職員が選択、new: 新規登録"
