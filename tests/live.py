@@ -31,6 +31,7 @@ class LiveHub:
     base_url: str
     data_dir: Path
     log_path: Path
+    pid: int = 0
 
     def credentials(self) -> dict[str, Any]:
         """Return the demo accounts and keys kept in the data directory."""
@@ -40,14 +41,21 @@ class LiveHub:
 @contextmanager
 def serve_demo(data_dir: Path, timeout_s: float = 180.0) -> Iterator[LiveHub]:
     """Start ``pmh serve --demo`` on an empty SQLite data directory and stop it afterwards."""
+    with serve(data_dir, demo=True, timeout_s=timeout_s) as hub:
+        yield hub
+
+
+@contextmanager
+def serve(data_dir: Path, demo: bool = False, timeout_s: float = 60.0) -> Iterator[LiveHub]:
+    """Start ``pmh serve`` on the SQLite database of ``data_dir`` (``--demo``: with demo data) and stop it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMH_")}
     env.update({"PMH_DATA_DIR": str(data_dir), "PMH_SECRET_KEY": "live-test-secret"})
     log_path = data_dir.parent / f"serve-{port}.log"
-    command = [sys.executable, "-m", "pmh", "serve", "--demo", "--port", str(port)]
+    command = [sys.executable, "-m", "pmh", "serve", *(["--demo"] if demo else []), "--port", str(port)]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    hub = LiveHub(f"http://127.0.0.1:{port}", data_dir, log_path)
+    hub = LiveHub(f"http://127.0.0.1:{port}", data_dir, log_path, process.pid)
     try:
         _wait_until_up(hub, process, timeout_s)
         yield hub

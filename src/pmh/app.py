@@ -178,8 +178,25 @@ def _shown(error: dict[str, Any]) -> str:
     return redact_my_numbers(value[:40]) if isinstance(value, str) else ""
 
 
+def _logged_path(scope: Scope) -> str:
+    """Return the path as the request log records it: the route's template, never the values in it.
+
+    ``/api/v1/receptions/{reception_id}/eligibility``, not the id; a path no route matched is logged
+    as ``(no route)``, since what was typed there may be anything. The query string is never logged
+    (patient-name searches).
+    """
+    if "endpoint" not in scope:
+        return "(no route)"
+    path = str(scope.get("path", ""))
+    params = scope.get("path_params") or {}
+    for name, value in sorted(params.items(), key=lambda item: -len(str(item[1]))):
+        if str(value):
+            path = path.replace(f"/{value}", f"/{{{name}}}")
+    return path
+
+
 class RequestLog:
-    """Log method, path (never the query string, which may carry personal data), status and time.
+    """Log method, route (never the values in the path nor the query string), status and time.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would wrap every request and
     response stream in extra tasks, which costs more than the log line itself on a hot path.
@@ -208,7 +225,7 @@ class RequestLog:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _logged_path(scope),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },

@@ -86,9 +86,21 @@ def serve(
         if credentials is not None:
             print_credentials(credentials)
     typer.echo(f"pmh を http://{host}:{port}/ で起動します（API仕様: http://{host}:{port}/docs）")
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
+    # uvicorn's access log would write every query string (patient-name searches): pmh's own request
+    # log (app.RequestLog) records method, path, status and time only.
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False, access_log=False)
 
 
 def main() -> None:
-    """Entry point of the ``pmh`` console script."""
-    app()
+    """Entry point of the ``pmh`` console script.
+
+    A refusal to run at all (an embedded SQLite with a data-loss defect) is one line on stderr and
+    exit status 1, not a traceback.
+    """
+    from pmh.db import UnsafeDatabase
+
+    try:
+        app()
+    except UnsafeDatabase as exc:
+        typer.echo(str(exc), err=True)
+        raise SystemExit(1) from None

@@ -1,10 +1,12 @@
-"""Reading a small CSV whose header row names its columns (insurance records, patient lists)."""
+"""CSV in and out: reading a small CSV under its header row (insurance records, patient lists), and the one
+writer every CSV pmh writes goes through, which keeps a cell from being taken for a formula."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
-from typing import IO
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any
 
 from pmh.errors import FieldError, InvalidInput
 
@@ -27,3 +29,45 @@ def rows_under_header(
         )
     reader.fieldnames = header
     yield from enumerate(reader, start=1)
+
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these may be run as a formula by a spreadsheet (CSV injection)."""
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """Return a cell as pmh writes it: text a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Numbers stay numbers: an ``int``/``float``, or text that is a plain signed decimal number such as
+    ``-500``, is written unchanged (a spreadsheet reads it as a number, never as a formula), so
+    negative amounts remain summable. Anything else that starts with ``= + - @``, a tab or a carriage
+    return (``=HYPERLINK(…)``, ``=cmd|…``, ``-2+3``, ``@SUM(…)``) is written as ``'`` + the text, which
+    spreadsheets show as the text itself.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_TRIGGERS):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+class SafeWriter:
+    """A ``csv.writer`` whose every cell passes :func:`safe_cell`."""
+
+    def __init__(self, stream: IO[str], **options: Any) -> None:
+        self._writer = csv.writer(stream, **options)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        """Write one row."""
+        return self._writer.writerow([safe_cell(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        """Write every row."""
+        for row in rows:
+            self.writerow(row)
+
+
+def writer(stream: IO[str], **options: Any) -> SafeWriter:
+    """Return the CSV writer every CSV pmh writes uses (options as for ``csv.writer``)."""
+    return SafeWriter(stream, **options)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -105,10 +107,70 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SAFE_SQLITE = (3, 51, 3)
+"""The oldest SQLite pmh runs its embedded database on (docs/security.md, "Embedded database").
+
+Older versions carry two WAL defects that lose committed transactions: a ``ROLLBACK TO`` after the
+page cache spilled to the WAL leaves frames whose checksums recovery stops at (every later commit is
+lost when the WAL is recovered; reproduced here on 3.40.1 and 3.49.1, gone in 3.50.4), and the
+WAL-reset race between two connections' checkpoints and a commit (3.7.0 to 3.51.2, fixed in 3.51.3).
+"""
+
+
+class UnsafeDatabase(PmhError):
+    """The embedded database's SQLite has a known data-loss defect: the hub refuses to start on it."""
+
+    status_code = 503
+    code = "unsafe_database"
+    title = "データベースを使用できません"
+
+
+def sqlite_driver() -> Any:
+    """Return the DB-API module of the SQLite pmh uses: the bundled current one (``pysqlite3``), else stdlib."""
+    try:
+        from pysqlite3 import dbapi2  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - the dependency ships a wheel for the supported platforms
+        import sqlite3 as dbapi2
+    return dbapi2
+
+
+def check_sqlite_version(version: tuple[int, int, int], where: str = "SQLite") -> None:
+    """Refuse a SQLite older than :data:`SAFE_SQLITE` with one line in Japanese and English."""
+    if tuple(version) >= SAFE_SQLITE:
+        return
+    found = ".".join(map(str, version))
+    need = ".".join(map(str, SAFE_SQLITE))
+    raise UnsafeDatabase(
+        f"{where} {found} にはコミット済みのデータを失う WAL の不具合があるため使用できません"
+        f"（{need} 以上が必要です） / "
+        f"{where} {found} has a WAL defect that loses committed data; pmh needs {need} or later "
+        "(pip install --upgrade pysqlite3)"
+    )
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable and writable by its owner only (0600), unless it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with the per-backend settings pmh relies on."""
+    """Create an engine for ``url`` with the per-backend settings pmh relies on.
+
+    SQLite runs on :func:`sqlite_driver` and is refused below :data:`SAFE_SQLITE`; a new database file
+    is created 0600 (SQLite gives its -wal and -shm files the same mode). Bound parameters never appear
+    in the text of a database error (``hide_parameters``), so a traceback in a log carries no personal
+    value.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        driver = sqlite_driver()
+        check_sqlite_version(driver.sqlite_version_info)
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _create_private(Path(database))
+        engine = create_engine(url, module=driver, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from urllib.parse import unquote
 
 from pmh.codes.checkdigits import my_number_check_digit
 
-# Twelve digits not embedded in a longer run of digits (full-width digits included).
-_TWELVE_DIGITS = re.compile(r"(?<![0-9０-９])[0-9０-９]{12}(?![0-9０-９])")
+# Twelve digits (ASCII or full-width), optionally one separator between any two of them (hyphens and
+# dashes of every width, spaces, a '+' that stands for a space in a query string), and not part of a
+# longer run of digits.
+_DIGIT = "[0-9０-９]"
+_SEPARATOR = "[\\s\u3000\\-\u2010-\u2015\u2212\uff0d\u30fc+]"
+_TWELVE_DIGITS = re.compile(rf"(?<![0-9０-９])(?:{_DIGIT}{_SEPARATOR}?){{11}}{_DIGIT}(?![0-9０-９])")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_NOT_DIGIT = re.compile(r"[^0-9０-９]")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 REDACTED = "[個人番号]"
 
@@ -30,9 +37,30 @@ def looks_like_my_number(digits: str) -> bool:
     return len(plain) == 12 and plain.isdigit() and my_number_check_digit(plain[:11]) == int(plain[11])
 
 
-def redact_my_numbers(text: str) -> str:
-    """Replace every twelve-digit run that is a valid My Number with a placeholder."""
+def _redact_plain(text: str) -> str:
     return _TWELVE_DIGITS.sub(
-        lambda m: REDACTED if looks_like_my_number(m.group(0)) else m.group(0),
+        lambda m: REDACTED if looks_like_my_number(_NOT_DIGIT.sub("", m.group(0))) else m.group(0),
         text,
     )
+
+
+def redact_my_numbers(text: str) -> str:
+    """Replace every My Number in ``text`` with a placeholder, in any of the forms people write it.
+
+    Twelve digits with a valid check digit, ASCII or full-width, plain or with a hyphen, dash or
+    space between digits; percent-encoded forms (a URL, a query string) are decoded first when they
+    hide one, and the decoded text is returned redacted.
+    """
+    redacted = _redact_plain(text)
+    if "%" in redacted and _PERCENT.search(redacted):
+        decoded = unquote(redacted)
+        if decoded != redacted:
+            again = _redact_plain(decoded)
+            if again != decoded:
+                return again
+    return redacted
+
+
+def mask_my_numbers(value: str) -> str:
+    """Return ``value`` with every valid My Number in it replaced by :data:`REDACTED` (for stored values)."""
+    return redact_my_numbers(value) if value else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import secrets
@@ -181,12 +182,69 @@ def _verify_one(
         result.problems.append(f"{where}末尾の記録が連番 {head.seq} と一致しません（末尾の削除の疑い）。")
 
 
-def entries_for(session: Session, caller: Caller, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
-    """Return the newest audit entries of the caller's own organisation (newest first, across chains)."""
+PATIENT_SECRET_DETAIL = frozenset({"offered_certificates", "withheld", "subsidy"})
+"""Detail keys about what a patient was offered and did not share: the certificates offered, those
+withheld from a read, and the patient's own answer (個別に提供 tells that more than one was offered).
+They stay in the log, where the hash chain covers them, but only the operator's view shows them:
+an institution must not learn from its own log which certificates a patient declined."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    """One audit entry as a reader of the log sees it (``detail`` filtered for the reader's role)."""
+
+    id: int
+    chain: int
+    seq: int
+    occurred_at: dt.datetime
+    actor: str
+    role: str
+    action: str
+    subject_type: str
+    subject_id: str
+    detail: str
+
+
+def detail_for(caller: Caller, detail: str) -> str:
+    """Return an entry's detail as ``caller`` may read it: without :data:`PATIENT_SECRET_DETAIL` unless operator."""
+    if caller.role == "operator":
+        return detail
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        return "{}"
+    if not isinstance(data, dict):
+        return detail
+    if not PATIENT_SECRET_DETAIL & data.keys():
+        return detail
+    kept = {key: value for key, value in data.items() if key not in PATIENT_SECRET_DETAIL}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True)
+
+
+def entries_for(session: Session, caller: Caller, limit: int = 100, before_id: int | None = None) -> list[AuditView]:
+    """Return the newest audit entries of the caller's own organisation (newest first, across chains).
+
+    What a patient was offered and did not share is left out of the detail for every reader but the
+    operator (:func:`detail_for`); the stored entry, and so the chain's verification, is unchanged.
+    """
     stmt = select(AuditEntry).where(AuditEntry.organisation_id == caller.organisation_id)
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
-    return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+    return [
+        AuditView(
+            id=e.id,
+            chain=e.chain,
+            seq=e.seq,
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            role=e.role,
+            action=e.action,
+            subject_type=e.subject_type,
+            subject_id=e.subject_id,
+            detail=detail_for(caller, e.detail),
+        )
+        for e in session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))
+    ]
 
 
 def count_entries(session: Session) -> int:

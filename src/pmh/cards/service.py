@@ -24,6 +24,7 @@ from pmh.csvfiles import rows_under_header
 from pmh.db import table_of, utcnow
 from pmh.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound
 from pmh.privacy import my_number_digest
+from pmh.registry.parsing import today_in_japan
 from pmh.settings import get_settings
 
 INSURANCE_COLUMNS = (
@@ -121,6 +122,9 @@ def _validated(raw: Mapping[str, str], row: int, errors: list[FieldError]) -> di
                 record[column] = parse_date(value[column])
             except DateFormatError as exc:
                 errors.append(FieldError(column, "invalid_date", f"{column}: {exc}", row))
+    if record["birth_date"] is not None and record["birth_date"] > today_in_japan():
+        errors.append(FieldError("birth_date", "future_date", "birth_date が未来の日付です。", row))
+        record["birth_date"] = None
     kana = normalize_kana(value["name_kana"])
     if kana and not is_katakana(kana):
         errors.append(FieldError("name_kana", "not_katakana", "name_kana はカタカナで入力してください。", row))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Annotated, Any, Literal
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from pmh import clock
+from pmh import clock, csvfiles
 from pmh.copay import service
 from pmh.copay.schemas import CopayEntryCreate, CopayQuoteCreate, CopaySheet
 from pmh.deps import SessionDep
@@ -186,7 +185,7 @@ def sheet_csv(
     """Download the month's sheet as CSV (UTF-8 with BOM, opens in Excel)."""
     found = _sheet(session, staff, reception_id, payer_number, recipient_number, month, inpatient)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvfiles.writer(buffer)
     writer.writerow(CSV_HEADER)
     for line in found.lines:
         writer.writerow(

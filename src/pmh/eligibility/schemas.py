@@ -147,8 +147,10 @@ class ReceptionRow(BaseModel):
         default="unconfirmed",
         description="受付日の保険資格: valid 有効、expired 期限切れ、unconfirmed 要確認（資格情報なし・開始前）",
     )
-    subsidy_consent: SubsidyConsent
-    shared_certificates: int
+    subsidy_consent: SubsidyConsent = Field(
+        description="all: 受給者証を1件以上提供、none: 提供なし（患者が個別に選んだかどうかは示しません）"
+    )
+    shared_certificates: int = Field(description="提供された受給者証の件数")
     patient_number: str | None = Field(description="紐づいた患者番号（未紐づけは null）")
     link_method: Literal["auto", "staff", "new"] | None = Field(
         description="auto: 以前の紐づけから自動、staff: 職員が選択、new: 新規登録"

@@ -46,6 +46,7 @@ from pmh.eligibility.schemas import (
     RecheckChange,
     RecheckItem,
     RecheckReport,
+    SubsidyConsent,
     SubsidyRead,
 )
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -232,9 +233,9 @@ def _chosen(offered: list[dict[str, Any]], data: ConsentCreate) -> list[dict[str
         message = "個別に提供する場合は、提供する受給者証を1件以上選んでください。"
         raise InvalidInput(message, [FieldError("selected", "required", message)])
     by_key = {entry["key"]: entry for entry in offered}
-    unknown = [key for key in data.selected if key not in by_key]
-    if unknown:
-        message = f"提示していない受給者証が選ばれています: {', '.join(unknown)}"
+    if any(key not in by_key for key in data.selected):
+        # The same answer whatever was offered: the message names no key and counts nothing.
+        message = "選ばれた受給者証は、この画面で提示したものではありません。"
         raise InvalidInput(message, [FieldError("selected", "not_offered", message)])
     keys = set(data.selected)
     return [entry for entry in offered if entry["key"] in keys]
@@ -600,7 +601,7 @@ def _rows(session: Session, caller: Caller, receptions: Sequence[Reception]) -> 
                 sex=record.sex if record else None,
                 insurance=_insurance(record),
                 insurance_status=_insurance_status(record, reception.received_on),
-                subsidy_consent=reception.subsidy_consent,
+                subsidy_consent=consent_as_shared(shared.get(reception.id, 0)),
                 shared_certificates=shared.get(reception.id, 0),
                 patient_number=patient.patient_number if patient else None,
                 link_method=reception.link_method,
@@ -628,6 +629,16 @@ def _candidate(patient: Patient) -> PatientCandidate:
         birth_date=patient.birth_date,
         sex=patient.sex,
     )
+
+
+def consent_as_shared(shared: int) -> SubsidyConsent:
+    """Return the consent as an institution sees it: ``all`` when anything was shared, else ``none``.
+
+    The patient's own answer stays with the reception (and the operator's audit view): 個別に提供
+    would tell the institution that more than one certificate was offered, and 提供しない with no
+    certificate at all must look the same as declining every one.
+    """
+    return "all" if shared else "none"
 
 
 def _shared_counts(session: Session, reception_ids: Sequence[int]) -> dict[int, int]:

@@ -25,7 +25,7 @@ from pmh.csvfiles import rows_under_header
 from pmh.errors import Conflict, FieldError, InvalidInput
 from pmh.reception.models import Patient
 from pmh.reception.schemas import PATIENT_COLUMNS, PatientImportResult, PatientRead
-from pmh.registry.parsing import detect_encoding
+from pmh.registry.parsing import detect_encoding, today_in_japan
 
 _PATIENT_NUMBER = re.compile(r"[0-9A-Za-z\-]{1,20}")
 _SEX = {"1": 1, "2": 2, "男": 1, "女": 2, "男性": 1, "女性": 2}
@@ -239,6 +239,8 @@ def _validated(raw: dict[str, str], row: int, errors: list[FieldError]) -> dict[
             birth = parse_date(value["birth_date"])
         except DateFormatError as exc:
             errors.append(FieldError("birth_date", "invalid_date", f"birth_date: {exc}", row))
+    if birth is not None and birth > today_in_japan():
+        errors.append(FieldError("birth_date", "future_date", "birth_date が未来の日付です。", row))
     sex = _SEX.get(normalize_digits(value["sex"]))
     if value["sex"] and sex is None:
         errors.append(FieldError("sex", "invalid_choice", "sex は 1（男）か 2（女）です。", row))

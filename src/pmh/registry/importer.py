@@ -29,6 +29,7 @@ from pmh.bulk import allocate_ids, bulk_insert, in_values
 from pmh.cards import service as cards
 from pmh.db import table_of, utcnow
 from pmh.errors import FieldError, NotFound, PmhError
+from pmh.privacy import mask_my_numbers
 from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
 from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
@@ -122,11 +123,15 @@ class ProblemSpool:
     _file: IO[str] | None = None
 
     def add(self, row: int | None, column: str, code: str, message: str, value: str = "") -> None:
-        """Record one problem."""
+        """Record one problem; a My Number anywhere in its message or value is masked before it is kept.
+
+        A My Number typed into the wrong column (氏名, 住所 …) would otherwise be stored in
+        ``upload_problems`` and shown in the error report as it was received.
+        """
         self.count += 1
         if row is not None:
             self.rows.add(row)
-        self._items.append((row, column, code, message, value))
+        self._items.append((row, column, code, mask_my_numbers(message), mask_my_numbers(value)))
         if len(self._items) >= self.in_memory_limit:
             self._spill()
 

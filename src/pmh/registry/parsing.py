@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from pmh.codes import (
     DateFormatError,
@@ -30,6 +31,7 @@ from pmh.codes import (
     normalize_text,
     parse_date,
 )
+from pmh.db import utcnow
 from pmh.errors import FieldError, InvalidInput
 from pmh.registry.rows import (
     API_ONLY_COLUMNS,
@@ -71,6 +73,14 @@ FILE_FIELD = "ファイル"
 _MAX_AMOUNT = 99_999_999
 _MAX_COPAY_RATE = 30
 _LOCAL_RECIPIENT_MAX = 30
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def today_in_japan() -> date:
+    """Return today's date in Japan, from :func:`pmh.db.utcnow` (never the server's local date)."""
+    return utcnow().astimezone(JST).date()
+
+
 _CACHE_LIMIT = 50_000  # words of names kept by _normalize and institution codes
 _NUMBER_LENGTHS: dict[str, tuple[int, ...]] = {"payer": (8,), "recipient": (7,), "my_number": (12,)}
 
@@ -247,7 +257,9 @@ class RecordValidator:
         *,
         allow_upsert: bool = False,
         row_unit: str = "行目",
+        today: date | None = None,
     ) -> None:
+        self._today = today or today_in_japan()
         self._programs = programs
         self._gaiji = _GaijiMapper(gaiji_map)
         self._has_gaiji_map = bool(self._gaiji)
@@ -499,6 +511,10 @@ class RecordValidator:
         """Read a date in any form parse_date knows."""
         result = _parse_date(value)
         if isinstance(result, date):
+            if column.alias == "birth_date" and result > self._today:
+                message = f"{column.header}が未来の日付です（入力「{value}」、本日 {self._today.isoformat()}）"
+                errors.append(FieldError(column.header, "future_date", message, row))
+                return None
             return result
         errors.append(FieldError(column.header, "invalid_date", f"{column.header}：{result}", row))
         return None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 
 from fastapi.responses import StreamingResponse
 
+from pmh import csvfiles
+from pmh.privacy import mask_my_numbers
 from pmh.registry.models import UploadProblem
 
 ERROR_REPORT_COLUMNS = ("行", "ファイルの行", "列", "コード", "内容", "受信した値")
@@ -17,7 +18,7 @@ ERROR_REPORT_COLUMNS = ("行", "ファイルの行", "列", "コード", "内容
 def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
     """Yield the report in chunks: one line per problem, rows counted from the first data row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvfiles.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(ERROR_REPORT_COLUMNS)
     for problem in problems:
@@ -27,8 +28,8 @@ def error_report_csv(problems: Iterable[UploadProblem]) -> Iterator[str]:
                 "" if problem.line is None else problem.line,
                 problem.column,
                 problem.code,
-                problem.message,
-                problem.value,
+                mask_my_numbers(problem.message),
+                mask_my_numbers(problem.value),
             ]
         )
         if buffer.tell() > 1 << 16:

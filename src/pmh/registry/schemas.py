@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from pmh.privacy import mask_my_numbers
 
 PayerNumberStr = Annotated[str, Field(min_length=1, max_length=16)]
 
@@ -47,6 +49,12 @@ class UploadProblemRead(BaseModel):
     code: str
     message: str
     value: str = ""
+
+    @field_validator("message", "value")
+    @classmethod
+    def _no_my_number(cls, text: str) -> str:
+        """Mask a My Number on the way out too (problems stored before masking was added)."""
+        return mask_my_numbers(text)
 
 
 class UploadResult(BaseModel):

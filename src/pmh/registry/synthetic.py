@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import codecs
-import csv
 import datetime as dt
 import io
 import os
@@ -28,6 +27,7 @@ from functools import cache, lru_cache
 from random import Random
 from typing import Literal, NamedTuple, TextIO
 
+from pmh import csvfiles
 from pmh.cards.service import INSURANCE_COLUMNS
 from pmh.codes.checkdigits import modulus10_weight21_check_digit, my_number_check_digit
 from pmh.codes.wareki import format_era_code, format_wareki, format_wareki_short, parse_date
@@ -1277,8 +1277,8 @@ def write_files(
     with ExitStack() as stack:
         certificates, substitute = _certificate_stream(stack, certificates_out, encoding)
         insurance = _open(stack, insurance_out, "utf-8")
-        certificate_writer = csv.writer(certificates, lineterminator="\r\n")
-        insurance_writer = csv.writer(insurance, lineterminator="\n")
+        certificate_writer = csvfiles.writer(certificates, lineterminator="\r\n")
+        insurance_writer = csvfiles.writer(insurance, lineterminator="\n")
         certificate_writer.writerow(CERTIFICATE_COLUMNS)
         insurance_writer.writerow(INSURANCE_COLUMNS)
         count = 0
@@ -1294,7 +1294,7 @@ def write_certificates_csv(cases: Iterable[SyntheticCase], out: Destination, enc
     """Write only the certificate file (see :func:`write_files`); return the number of rows."""
     with ExitStack() as stack:
         stream, substitute = _certificate_stream(stack, out, encoding)
-        writer = csv.writer(stream, lineterminator="\r\n")
+        writer = csvfiles.writer(stream, lineterminator="\r\n")
         writer.writerow(CERTIFICATE_COLUMNS)
         count = 0
         for case in cases:
@@ -1308,7 +1308,7 @@ def write_insurance_csv(cases: Iterable[SyntheticCase], out: Destination) -> int
     """Write only the insurance file (UTF-8, English header); return the number of rows."""
     with ExitStack() as stack:
         stream = _open(stack, out, "utf-8")
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csvfiles.writer(stream, lineterminator="\n")
         writer.writerow(INSURANCE_COLUMNS)
         count = 0
         for case in cases:

@@ -19,7 +19,6 @@ The rules, as implemented:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmh import csvfiles
 from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year, format_fiscal_year
 from pmh.errors import FieldError, InvalidInput, NotFound
@@ -342,7 +342,7 @@ def invoice_rows(report: FeeReport) -> list[list[str]]:
 def invoice_csv(report: FeeReport) -> str:
     """Return the invoices as CSV text (written with a BOM by the edges, so that Excel opens it)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csvfiles.writer(out, lineterminator="\r\n")
     writer.writerow(INVOICE_HEADER)
     writer.writerows(invoice_rows(report))
     return out.getvalue()
