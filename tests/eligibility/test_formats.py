@@ -133,6 +133,13 @@ def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry["resource"] for entry in bundle["entry"]]
 
 
+def payor_of(bundle: dict[str, Any], coverage: dict[str, Any]) -> dict[str, Any]:
+    """Resolve a Coverage's payor reference inside the Bundle."""
+    by_url = {entry["fullUrl"]: entry["resource"] for entry in bundle["entry"]}
+    organization: dict[str, Any] = by_url[coverage["payor"][0]["reference"]]
+    return organization
+
+
 # --- FHIR ---------------------------------------------------------------------------------------
 
 
@@ -148,10 +155,10 @@ def test_fhir_bundle_reparses_with_fhir_resources_unchanged(sample: EligibilityR
 def test_fhir_bundle_holds_patient_then_insurance_then_certificates_by_priority_then_response() -> None:
     bundle = to_fhir(several())
     kinds = [resource["resourceType"] for resource in resources(bundle)]
-    assert kinds == ["Patient", "Coverage", "Coverage", "Coverage", "Coverage", "CoverageEligibilityResponse"]
+    assert kinds == ["Patient", *["Coverage"] * 4, *["Organization"] * 4, "CoverageEligibilityResponse"]
     subsidy_coverages = resources(bundle)[2:5]
     assert [coverage["order"] for coverage in subsidy_coverages] == [1, 2, 3]
-    assert [coverage["payor"][0]["identifier"]["value"] for coverage in subsidy_coverages] == [
+    assert [payor_of(bundle, coverage)["identifier"][0]["value"] for coverage in subsidy_coverages] == [
         "54016027",
         "51326023",
         "88138243",
@@ -162,7 +169,7 @@ def test_fhir_without_insurance_has_one_coverage_per_certificate_only() -> None:
     bundle = to_fhir(result([subsidy(1), subsidy(2, "81136244")], insurance=False))
     coverages = [resource for resource in resources(bundle) if resource["resourceType"] == "Coverage"]
     assert len(coverages) == 2
-    assert all(coverage["payor"][0]["identifier"]["system"] == OID_PAYER_NUMBER for coverage in coverages)
+    assert all(payor_of(bundle, coverage)["identifier"][0]["system"] == OID_PAYER_NUMBER for coverage in coverages)
     response = resources(bundle)[-1]
     assert len(response["insurance"]) == 2
 
@@ -173,18 +180,19 @@ def test_fhir_references_are_urn_uuids_that_resolve_inside_the_bundle() -> None:
     assert len(set(full_urls)) == len(full_urls)
     assert all(url.startswith("urn:uuid:") for url in full_urls)
     patient_url = full_urls[0]
-    coverages = resources(bundle)[1:-1]
+    coverages = resources(bundle)[1:5]
     assert {coverage["beneficiary"]["reference"] for coverage in coverages} == {patient_url}
+    assert {coverage["payor"][0]["reference"] for coverage in coverages} <= set(full_urls)
     response = resources(bundle)[-1]
     assert response["patient"]["reference"] == patient_url
-    assert [item["coverage"]["reference"] for item in response["insurance"]] == full_urls[1:-1]
+    assert [item["coverage"]["reference"] for item in response["insurance"]] == full_urls[1:5]
 
 
 def test_fhir_patient_has_kanji_ide_and_kana_syl_names_gender_and_birth_date() -> None:
     patient = resources(to_fhir(several()))[0]
     kanji, kana = patient["name"]
     assert kanji["extension"][0]["valueCode"] == "IDE"
-    assert (kanji["text"], kanji["family"], kanji["given"]) == ("札幌　花子", "札幌", ["花子"])
+    assert (kanji["text"], kanji["family"], kanji["given"]) == ("札幌 花子", "札幌", ["花子"])
     assert kana["extension"][0]["valueCode"] == "SYL"
     assert (kana["text"], kana["family"], kana["given"]) == ("サッポロ ハナコ", "サッポロ", ["ハナコ"])
     assert patient["gender"] == "female"
@@ -202,9 +210,12 @@ def test_fhir_unspaced_name_keeps_text_without_family() -> None:
 
 
 def test_fhir_insurance_coverage_carries_insurer_number_and_symbol_number_branch() -> None:
-    coverage = resources(to_fhir(several()))[1]
-    assert coverage["payor"][0]["identifier"] == {"system": OID_INSURER_NUMBER, "value": "01040013"}
-    assert coverage["subscriberId"] == "12345:６７８:01"
+    bundle = to_fhir(several())
+    coverage = resources(bundle)[1]
+    assert payor_of(bundle, coverage)["identifier"] == [{"system": OID_INSURER_NUMBER, "value": "01040013"}]
+    assert coverage["subscriberId"] == "12345:６７８"
+    assert coverage["dependent"] == "01"
+    assert coverage["identifier"][0]["value"] == "01040013:12345:６７８:01"
     assert [extension["valueString"] for extension in coverage["extension"]] == ["12345", "６７８", "01"]
     assert coverage["period"] == {"start": "2020-04-01"}
     assert coverage["status"] == "active"
@@ -223,6 +234,8 @@ def test_fhir_insurance_with_empty_symbol_and_no_branch_still_validates() -> Non
     )
     coverage = resources(to_fhir(result([]).model_copy(update={"insurance": insurance})))[1]
     assert coverage["subscriberId"] == ":1234567"
+    assert coverage["identifier"][0]["value"] == "00138057::1234567:"  # JP Core keeps the last colon
+    assert "dependent" not in coverage
     assert coverage["type"]["coding"][0]["code"] == "2"  # 6 digits: 国保
     assert "period" not in coverage
     assert "costToBeneficiary" not in coverage
@@ -234,16 +247,17 @@ def test_fhir_certificate_coverage_maps_status_period_payer_recipient_and_costs(
     assert first["status"] == "active"
     assert first["subscriberId"] == "1000001"
     assert first["period"] == {"start": "2025-10-01", "end": "2026-09-30"}
-    assert first["type"]["coding"][0]["code"] == "8"
-    assert first["type"]["coding"][1]["code"] == "nanbyo"
-    costs = {coding["code"]: cost for cost in first["costToBeneficiary"] for coding in cost["type"]["coding"]}
-    assert costs["monthly-cap"]["valueMoney"] == {"value": 10000, "currency": "JPY"}
-    assert costs["inpatient-monthly-cap"]["valueMoney"] == {"value": 20000, "currency": "JPY"}
-    assert costs["copaypct"]["valueQuantity"]["value"] == 20
+    assert first["type"] == {"coding": [{"system": "urn:oid:1.2.392.100495.20.2.61", "code": "8", "display": "公費"}]}
+    extensions = {extension["url"].rsplit(":", 1)[1]: extension for extension in first["extension"]}
+    assert extensions["program"]["valueCoding"]["code"] == "nanbyo"
+    assert extensions["monthly-cap"]["valueMoney"] == {"value": 10000, "currency": "JPY"}
+    assert extensions["inpatient-cap"]["valueMoney"] == {"value": 20000, "currency": "JPY"}
+    assert extensions["cap-used-this-month"]["valueMoney"]["value"] == 2500
+    assert [cost["valueQuantity"]["value"] for cost in first["costToBeneficiary"]] == [20]
     assert {"url": "urn:pmh:fhir:StructureDefinition:always-reimbursement", "valueBoolean": True} in first["extension"]
-    assert expired["status"] == "cancelled"
+    assert expired["status"] == "active" and expired["period"]["end"] == "2026-03-31"
     assert open_ended["period"] == {"start": "2025-10-01"}
-    assert "costToBeneficiary" not in open_ended
+    assert "costToBeneficiary" not in open_ended and "monthly-cap" not in str(open_ended["extension"])
 
 
 def test_fhir_response_is_complete_validation_with_inforce_per_coverage() -> None:
@@ -562,7 +576,13 @@ def test_any_result_gives_a_valid_fhir_bundle_with_one_coverage_each(sample: Eli
     assert Bundle.model_validate(bundle).model_dump(mode="json") == bundle
     kinds = [resource["resourceType"] for resource in resources(bundle)]
     expected_coverages = len(sample.subsidies) + (sample.insurance is not None)
-    assert kinds == ["Patient"] + ["Coverage"] * expected_coverages + ["CoverageEligibilityResponse"]
+    payors = {s.payer_number for s in sample.subsidies} | ({"insurer"} if sample.insurance else set())
+    assert kinds == [
+        "Patient",
+        *["Coverage"] * expected_coverages,
+        *["Organization"] * len(payors),
+        "CoverageEligibilityResponse",
+    ]
 
 
 @PROPERTY_SETTINGS
