@@ -30,6 +30,8 @@ XSD_PATH = Path(__file__).resolve().parents[2] / "docs" / "eligibility.xsd"
 NS = {"e": XML_NAMESPACE}
 SERVICE_DATE = dt.date(2026, 5, 15)
 ORCA_KEYS = [
+    "PublicInsurance_Mode",
+    "PublicInsurance_Id",
     "PublicInsurance_Class",
     "PublicInsurance_Name",
     "PublicInsurer_Number",
@@ -289,16 +291,18 @@ def test_fhir_ids_are_stable_per_reception_and_differ_between_receptions() -> No
 
 def test_orca_items_have_exactly_orcas_keys_in_priority_order() -> None:
     orca = to_orca(several())
-    items = orca["PublicInsurance_Information"]
+    items = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert [list(item) for item in items] == [ORCA_KEYS] * 2
     # The certificate expired on the service date is not loaded into ORCA, but listed with its reason.
     assert [item["PublicInsurer_Number"] for item in items] == ["54016027", "88138243"]
     assert [item["PublicInsuredPerson_Number"] for item in items] == ["1000001", "1000003"]
-    assert [(o["payer_number"], o["reason"]) for o in orca["pmh_omitted"]] == [("51326023", "診療日には有効期間外です")]
+    assert [(o["payer_number"], o["reason"]) for o in orca["pmh"]["omitted"]] == [
+        ("51326023", "診療日には有効期間外です")
+    ]
 
 
 def test_orca_dates_are_iso_with_open_end_as_9999_12_31_and_check_date_the_service_date() -> None:
-    items = to_orca(several())["PublicInsurance_Information"]
+    items = to_orca(several())["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert [item["Certificate_IssuedDate"] for item in items] == ["2025-10-01"] * 2
     assert [item["Certificate_ExpiredDate"] for item in items] == ["2026-09-30", "9999-12-31"]
     assert {item["Certificate_CheckDate"] for item in items} == {"2026-05-15"}
@@ -306,11 +310,11 @@ def test_orca_dates_are_iso_with_open_end_as_9999_12_31_and_check_date_the_servi
 
 def test_orca_takes_four_certificates_and_lists_the_rest_as_omitted() -> None:
     orca = to_orca(five())
-    kept = orca["PublicInsurance_Information"]
+    kept = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert len(kept) == 4
     assert [item["PublicInsurer_Number"] for item in kept] == ["89131247", "88131248", "81137242", "81136244"]
-    assert [(item["payer_number"], item["priority"]) for item in orca["pmh_omitted"]] == [("54016027", 5)]
-    assert orca["pmh_omitted"][0]["recipient_number"] == "1000005"
+    assert [(item["payer_number"], item["priority"]) for item in orca["pmh"]["omitted"]] == [("54016027", 5)]
+    assert orca["pmh"]["omitted"][0]["recipient_number"] == "1000005"
 
 
 @pytest.mark.parametrize(
@@ -333,34 +337,30 @@ def test_orca_class_is_zero_plus_houbetsu_for_national_programs_and_blank_for_lo
     assert orca_public_insurance_class(payer_number) == expected
 
 
-def test_orca_carries_patient_and_insurance_beside_the_certificates() -> None:
-    orca = to_orca(several())
-    assert orca["Patient_Information"] == {
-        "WholeName": "札幌　花子",
-        "WholeName_inKana": "サッポロ ハナコ",
-        "BirthDate": "1961-02-03",
-        "Sex": "2",
-    }
-    assert orca["HealthInsurance_Information"] == {
-        "InsuranceProvider_Number": "01040013",
-        "HealthInsuredPerson_Symbol": "12345",
-        "HealthInsuredPerson_Number": "６７８",
-        "HealthInsuredPerson_Branch_Number": "01",
-        "Certificate_StartDate": "2020-04-01",
-        "Certificate_ExpiredDate": "9999-12-31",
-        "Certificate_CheckDate": "2026-05-15",
-    }
+def test_orca_is_a_patientmodv32_request_with_nothing_orca_does_not_define() -> None:
+    orca = to_orca(several(), "00012")
+    assert list(orca) == ["patientmodv3req2", "pmh"]
+    request = orca["patientmodv3req2"]
+    assert list(request) == ["Patient_Information", "PublicInsurance_Information"]
+    assert request["Patient_Information"] == {"Patient_ID": "00012"}
+    assert list(request["PublicInsurance_Information"]) == ["PublicInsurance_Info"]
+    items = request["PublicInsurance_Information"]["PublicInsurance_Info"]
+    assert {(item["PublicInsurance_Mode"], item["PublicInsurance_Id"]) for item in items} == {("New", "0")}
+    assert "pmh" not in json.dumps(request)
 
 
-def test_orca_without_insurance_has_no_insurance_block() -> None:
+def test_orca_without_a_linked_patient_has_an_empty_patient_id_and_caps_go_beside_the_request() -> None:
     orca = to_orca(result([subsidy(1)], insurance=False))
-    assert "HealthInsurance_Information" not in orca
-    assert len(orca["PublicInsurance_Information"]) == 1
+    assert orca["patientmodv3req2"]["Patient_Information"] == {"Patient_ID": ""}
+    assert len(orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]) == 1
+    [cap] = orca["pmh"]["caps"]
+    assert (cap["payer_number"], cap["monthly_cap"], cap["cap_remaining_this_month"]) == ("54016027", 10000, 7500)
 
 
 def test_orca_program_name_is_cut_to_orcas_twenty_characters() -> None:
     name = "新型インフルエンザ等感染症外出自粛対象者の医療"
-    item = to_orca(result([subsidy(1, "28136013", program_name=name)]))["PublicInsurance_Information"][0]
+    orca = to_orca(result([subsidy(1, "28136013", program_name=name)]))
+    item = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"][0]
     assert item["PublicInsurance_Name"] == name[:20]
     assert item["PublicInsurance_Class"] == "028"
 
@@ -595,8 +595,11 @@ def test_any_result_gives_xml_the_schema_accepts(schema: xmlschema.XMLSchema, sa
 @given(results)
 def test_orca_never_loses_a_certificate(sample: EligibilityResult) -> None:
     orca = to_orca(sample)
-    kept = [item["PublicInsurer_Number"] for item in orca["PublicInsurance_Information"]]
-    omitted = [item["payer_number"] for item in orca["pmh_omitted"]]
+    kept = [
+        item["PublicInsurer_Number"]
+        for item in orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
+    ]
+    omitted = [item["payer_number"] for item in orca["pmh"]["omitted"]]
     current = [s for s in sorted(sample.subsidies, key=lambda s: s.priority) if s.status != "expired"]
     assert kept == [s.payer_number for s in current[:4]]
     assert sorted(kept + omitted) == sorted(s.payer_number for s in sample.subsidies)

@@ -57,8 +57,11 @@ _OTHER_SPACE = re.compile(r"[^\S \r\n\t]")
 _XML_LIST_ITEMS = {"subsidies": "subsidy", "diseases": "disease"}
 
 
-def render(result: EligibilityResult, fmt: str) -> tuple[bytes, str]:
-    """Return the result in one of the formats ``json``, ``xml``, ``fhir``, ``orca`` and its media type."""
+def render(result: EligibilityResult, fmt: str, patient_number: str | None = None) -> tuple[bytes, str]:
+    """Return the result in one of the formats ``json``, ``xml``, ``fhir``, ``orca`` and its media type.
+
+    ``patient_number`` is the institution's 患者番号 linked to the reception (ORCA's ``Patient_ID``).
+    """
     if fmt == "json":
         body = result.model_dump_json().encode()
     elif fmt == "xml":
@@ -66,7 +69,7 @@ def render(result: EligibilityResult, fmt: str) -> tuple[bytes, str]:
     elif fmt == "fhir":
         body = _json_bytes(to_fhir(result))
     elif fmt == "orca":
-        body = _json_bytes(to_orca(result))
+        body = _json_bytes(to_orca(result, patient_number))
     else:
         raise ValueError(f"unknown eligibility format: {fmt!r} (json, xml, fhir, orca)")
     return body, MEDIA_TYPES[fmt]
@@ -430,66 +433,69 @@ def _orca_date(value: dt.date | None) -> str:
     return ORCA_OPEN_END if value is None else value.isoformat()
 
 
-def to_orca(result: EligibilityResult) -> dict[str, Any]:
-    """Return what ORCA's patient API (patientmodv2 ``class=04`` 保険追加) takes: patient, insurance, 公費.
+def to_orca(result: EligibilityResult, patient_number: str | None = None) -> dict[str, Any]:
+    """Return the body of ORCA's patientmodv32 request (患者保険・公費情報の更新) for the reception's patient.
 
-    ``PublicInsurance_Information`` holds at most four certificates in priority order; a certificate
-    expired on the service date never takes one of the four places from a valid one. The rest are
-    listed under ``pmh_omitted`` with the reason, so that nothing is dropped silently.
+    ``patientmodv3req2`` holds only what ORCA defines: the patient (``Patient_ID`` = the institution's
+    患者番号 linked to the reception, ``""`` when none is linked) and up to four 公費 in priority order,
+    each ``PublicInsurance_Mode`` ``New`` with ``PublicInsurance_Id`` ``"0"`` — the bridge
+    (``pmh orca push``) turns one into ``Modify`` with ORCA's own id, or drops it, after reading what
+    ORCA holds. A certificate expired on the service date never takes one of the four places.
+    What pmh adds — certificates left out and why, caps ORCA has no field for — is under ``pmh``,
+    beside the request element, never inside it; the ``Request_Number`` / ``Karte_Uid`` / ``Orca_Uid``
+    of ORCA's lock flow are the sender's to add.
     """
     ordered = _by_priority(result.subsidies)
     current = [s for s in ordered if s.status != "expired"]
     kept = current[:ORCA_MAX_PUBLIC_INSURANCES]
     omitted = [s for s in ordered if s not in kept]
     checked = result.service_date.isoformat()
-    person = result.person
-    body: dict[str, Any] = {
-        "Patient_Information": {
-            "WholeName": person.name,
-            "WholeName_inKana": person.name_kana,
-            "BirthDate": person.birth_date.isoformat(),
-            "Sex": str(person.sex),
+    request = {
+        "Patient_Information": {"Patient_ID": patient_number or ""},
+        "PublicInsurance_Information": {
+            "PublicInsurance_Info": [
+                {
+                    "PublicInsurance_Mode": "New",
+                    "PublicInsurance_Id": "0",
+                    "PublicInsurance_Class": orca_public_insurance_class(subsidy.payer_number),
+                    "PublicInsurance_Name": subsidy.program_name[:ORCA_NAME_LENGTH],
+                    "PublicInsurer_Number": subsidy.payer_number,
+                    "PublicInsuredPerson_Number": subsidy.recipient_number,
+                    "Certificate_IssuedDate": subsidy.valid_from.isoformat(),
+                    "Certificate_ExpiredDate": _orca_date(subsidy.valid_to),
+                    "Certificate_CheckDate": checked,
+                }
+                for subsidy in kept
+            ]
         },
     }
-    if result.insurance is not None:
-        insurance = result.insurance
-        health: dict[str, Any] = {
-            "InsuranceProvider_Number": insurance.insurer_number,
-            "HealthInsuredPerson_Symbol": insurance.symbol,
-            "HealthInsuredPerson_Number": insurance.number,
-        }
-        if insurance.branch:
-            health["HealthInsuredPerson_Branch_Number"] = insurance.branch
-        if insurance.valid_from is not None:
-            health["Certificate_StartDate"] = insurance.valid_from.isoformat()
-        health["Certificate_ExpiredDate"] = _orca_date(insurance.valid_to)
-        health["Certificate_CheckDate"] = checked
-        body["HealthInsurance_Information"] = health
-    body["PublicInsurance_Information"] = [
-        {
-            "PublicInsurance_Class": orca_public_insurance_class(subsidy.payer_number),
-            "PublicInsurance_Name": subsidy.program_name[:ORCA_NAME_LENGTH],
-            "PublicInsurer_Number": subsidy.payer_number,
-            "PublicInsuredPerson_Number": subsidy.recipient_number,
-            "Certificate_IssuedDate": subsidy.valid_from.isoformat(),
-            "Certificate_ExpiredDate": _orca_date(subsidy.valid_to),
-            "Certificate_CheckDate": checked,
-        }
-        for subsidy in kept
-    ]
-    body["pmh_omitted"] = [
-        {
-            "payer_number": subsidy.payer_number,
-            "recipient_number": subsidy.recipient_number,
-            "program_name": subsidy.program_name,
-            "priority": subsidy.priority,
-            "reason": "診療日には有効期間外です"
-            if subsidy.status == "expired"
-            else "ORCA は公費を4件まで登録できます（5件目以降は手入力してください）",
-        }
-        for subsidy in omitted
-    ]
-    return body
+    pmh = {
+        "omitted": [
+            {
+                "payer_number": subsidy.payer_number,
+                "recipient_number": subsidy.recipient_number,
+                "program_name": subsidy.program_name,
+                "priority": subsidy.priority,
+                "reason": "診療日には有効期間外です"
+                if subsidy.status == "expired"
+                else "ORCA は公費を4件まで登録できます（5件目以降は手入力してください）",
+            }
+            for subsidy in omitted
+        ],
+        "caps": [
+            {
+                "payer_number": subsidy.payer_number,
+                "recipient_number": subsidy.recipient_number,
+                "monthly_cap": subsidy.monthly_cap,
+                "inpatient_cap": subsidy.inpatient_cap,
+                "copay_rate": subsidy.copay_rate,
+                "cap_managed": subsidy.cap_managed,
+                "cap_remaining_this_month": subsidy.cap_remaining_this_month,
+            }
+            for subsidy in kept
+        ],
+    }
+    return {"patientmodv3req2": request, "pmh": pmh}
 
 
 # --- XML (docs/eligibility.xsd) ----------------------------------------------------------------------
