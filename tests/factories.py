@@ -62,10 +62,18 @@ def program(
     code: str = "kodomo",
     payers: tuple[str, ...] = (KODOMO_PAYER,),
     check_digit: bool | None = None,
+    certificate_type_id: str | None = None,
 ) -> ProgramRead:
     """Register a program for the caller's municipality."""
     return registry.add_program(
-        session, caller, ProgramCreate(program_code=code, payer_numbers=list(payers), recipient_check_digit=check_digit)
+        session,
+        caller,
+        ProgramCreate(
+            program_code=code,
+            payer_numbers=list(payers),
+            recipient_check_digit=check_digit,
+            certificate_type_id=certificate_type_id,
+        ),
     )
 
 

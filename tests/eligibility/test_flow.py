@@ -245,7 +245,7 @@ def test_every_format_carries_the_consented_certificates(world: w.World) -> None
     coverages = [e["resource"] for e in fhir.json()["entry"] if e["resource"]["resourceType"] == "Coverage"]
     assert len(coverages) == 5  # the insurance and four certificates
     orca = world.client.get(url, params={"format": "orca"}, headers=world.clinic())
-    entries = orca.json()["PublicInsurance_Information"]
+    entries = orca.json()["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert [e["PublicInsurer_Number"] for e in entries] == [
         w.SHOMAN_PAYER,
         w.NANBYO_PAYER,

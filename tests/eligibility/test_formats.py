@@ -30,6 +30,8 @@ XSD_PATH = Path(__file__).resolve().parents[2] / "docs" / "eligibility.xsd"
 NS = {"e": XML_NAMESPACE}
 SERVICE_DATE = dt.date(2026, 5, 15)
 ORCA_KEYS = [
+    "PublicInsurance_Mode",
+    "PublicInsurance_Id",
     "PublicInsurance_Class",
     "PublicInsurance_Name",
     "PublicInsurer_Number",
@@ -133,6 +135,13 @@ def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry["resource"] for entry in bundle["entry"]]
 
 
+def payor_of(bundle: dict[str, Any], coverage: dict[str, Any]) -> dict[str, Any]:
+    """Resolve a Coverage's payor reference inside the Bundle."""
+    by_url = {entry["fullUrl"]: entry["resource"] for entry in bundle["entry"]}
+    organization: dict[str, Any] = by_url[coverage["payor"][0]["reference"]]
+    return organization
+
+
 # --- FHIR ---------------------------------------------------------------------------------------
 
 
@@ -148,10 +157,10 @@ def test_fhir_bundle_reparses_with_fhir_resources_unchanged(sample: EligibilityR
 def test_fhir_bundle_holds_patient_then_insurance_then_certificates_by_priority_then_response() -> None:
     bundle = to_fhir(several())
     kinds = [resource["resourceType"] for resource in resources(bundle)]
-    assert kinds == ["Patient", "Coverage", "Coverage", "Coverage", "Coverage", "CoverageEligibilityResponse"]
+    assert kinds == ["Patient", *["Coverage"] * 4, *["Organization"] * 4, "CoverageEligibilityResponse"]
     subsidy_coverages = resources(bundle)[2:5]
     assert [coverage["order"] for coverage in subsidy_coverages] == [1, 2, 3]
-    assert [coverage["payor"][0]["identifier"]["value"] for coverage in subsidy_coverages] == [
+    assert [payor_of(bundle, coverage)["identifier"][0]["value"] for coverage in subsidy_coverages] == [
         "54016027",
         "51326023",
         "88138243",
@@ -162,7 +171,7 @@ def test_fhir_without_insurance_has_one_coverage_per_certificate_only() -> None:
     bundle = to_fhir(result([subsidy(1), subsidy(2, "81136244")], insurance=False))
     coverages = [resource for resource in resources(bundle) if resource["resourceType"] == "Coverage"]
     assert len(coverages) == 2
-    assert all(coverage["payor"][0]["identifier"]["system"] == OID_PAYER_NUMBER for coverage in coverages)
+    assert all(payor_of(bundle, coverage)["identifier"][0]["system"] == OID_PAYER_NUMBER for coverage in coverages)
     response = resources(bundle)[-1]
     assert len(response["insurance"]) == 2
 
@@ -173,18 +182,19 @@ def test_fhir_references_are_urn_uuids_that_resolve_inside_the_bundle() -> None:
     assert len(set(full_urls)) == len(full_urls)
     assert all(url.startswith("urn:uuid:") for url in full_urls)
     patient_url = full_urls[0]
-    coverages = resources(bundle)[1:-1]
+    coverages = resources(bundle)[1:5]
     assert {coverage["beneficiary"]["reference"] for coverage in coverages} == {patient_url}
+    assert {coverage["payor"][0]["reference"] for coverage in coverages} <= set(full_urls)
     response = resources(bundle)[-1]
     assert response["patient"]["reference"] == patient_url
-    assert [item["coverage"]["reference"] for item in response["insurance"]] == full_urls[1:-1]
+    assert [item["coverage"]["reference"] for item in response["insurance"]] == full_urls[1:5]
 
 
 def test_fhir_patient_has_kanji_ide_and_kana_syl_names_gender_and_birth_date() -> None:
     patient = resources(to_fhir(several()))[0]
     kanji, kana = patient["name"]
     assert kanji["extension"][0]["valueCode"] == "IDE"
-    assert (kanji["text"], kanji["family"], kanji["given"]) == ("札幌　花子", "札幌", ["花子"])
+    assert (kanji["text"], kanji["family"], kanji["given"]) == ("札幌 花子", "札幌", ["花子"])
     assert kana["extension"][0]["valueCode"] == "SYL"
     assert (kana["text"], kana["family"], kana["given"]) == ("サッポロ ハナコ", "サッポロ", ["ハナコ"])
     assert patient["gender"] == "female"
@@ -202,9 +212,12 @@ def test_fhir_unspaced_name_keeps_text_without_family() -> None:
 
 
 def test_fhir_insurance_coverage_carries_insurer_number_and_symbol_number_branch() -> None:
-    coverage = resources(to_fhir(several()))[1]
-    assert coverage["payor"][0]["identifier"] == {"system": OID_INSURER_NUMBER, "value": "01040013"}
-    assert coverage["subscriberId"] == "12345:６７８:01"
+    bundle = to_fhir(several())
+    coverage = resources(bundle)[1]
+    assert payor_of(bundle, coverage)["identifier"] == [{"system": OID_INSURER_NUMBER, "value": "01040013"}]
+    assert coverage["subscriberId"] == "12345:６７８"
+    assert coverage["dependent"] == "01"
+    assert coverage["identifier"][0]["value"] == "01040013:12345:６７８:01"
     assert [extension["valueString"] for extension in coverage["extension"]] == ["12345", "６７８", "01"]
     assert coverage["period"] == {"start": "2020-04-01"}
     assert coverage["status"] == "active"
@@ -223,6 +236,8 @@ def test_fhir_insurance_with_empty_symbol_and_no_branch_still_validates() -> Non
     )
     coverage = resources(to_fhir(result([]).model_copy(update={"insurance": insurance})))[1]
     assert coverage["subscriberId"] == ":1234567"
+    assert coverage["identifier"][0]["value"] == "00138057::1234567:"  # JP Core keeps the last colon
+    assert "dependent" not in coverage
     assert coverage["type"]["coding"][0]["code"] == "2"  # 6 digits: 国保
     assert "period" not in coverage
     assert "costToBeneficiary" not in coverage
@@ -234,16 +249,17 @@ def test_fhir_certificate_coverage_maps_status_period_payer_recipient_and_costs(
     assert first["status"] == "active"
     assert first["subscriberId"] == "1000001"
     assert first["period"] == {"start": "2025-10-01", "end": "2026-09-30"}
-    assert first["type"]["coding"][0]["code"] == "8"
-    assert first["type"]["coding"][1]["code"] == "nanbyo"
-    costs = {coding["code"]: cost for cost in first["costToBeneficiary"] for coding in cost["type"]["coding"]}
-    assert costs["monthly-cap"]["valueMoney"] == {"value": 10000, "currency": "JPY"}
-    assert costs["inpatient-monthly-cap"]["valueMoney"] == {"value": 20000, "currency": "JPY"}
-    assert costs["copaypct"]["valueQuantity"]["value"] == 20
+    assert first["type"] == {"coding": [{"system": "urn:oid:1.2.392.100495.20.2.61", "code": "8", "display": "公費"}]}
+    extensions = {extension["url"].rsplit(":", 1)[1]: extension for extension in first["extension"]}
+    assert extensions["program"]["valueCoding"]["code"] == "nanbyo"
+    assert extensions["monthly-cap"]["valueMoney"] == {"value": 10000, "currency": "JPY"}
+    assert extensions["inpatient-cap"]["valueMoney"] == {"value": 20000, "currency": "JPY"}
+    assert extensions["cap-used-this-month"]["valueMoney"]["value"] == 2500
+    assert [cost["valueQuantity"]["value"] for cost in first["costToBeneficiary"]] == [20]
     assert {"url": "urn:pmh:fhir:StructureDefinition:always-reimbursement", "valueBoolean": True} in first["extension"]
-    assert expired["status"] == "cancelled"
+    assert expired["status"] == "active" and expired["period"]["end"] == "2026-03-31"
     assert open_ended["period"] == {"start": "2025-10-01"}
-    assert "costToBeneficiary" not in open_ended
+    assert "costToBeneficiary" not in open_ended and "monthly-cap" not in str(open_ended["extension"])
 
 
 def test_fhir_response_is_complete_validation_with_inforce_per_coverage() -> None:
@@ -275,16 +291,18 @@ def test_fhir_ids_are_stable_per_reception_and_differ_between_receptions() -> No
 
 def test_orca_items_have_exactly_orcas_keys_in_priority_order() -> None:
     orca = to_orca(several())
-    items = orca["PublicInsurance_Information"]
+    items = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert [list(item) for item in items] == [ORCA_KEYS] * 2
     # The certificate expired on the service date is not loaded into ORCA, but listed with its reason.
     assert [item["PublicInsurer_Number"] for item in items] == ["54016027", "88138243"]
     assert [item["PublicInsuredPerson_Number"] for item in items] == ["1000001", "1000003"]
-    assert [(o["payer_number"], o["reason"]) for o in orca["pmh_omitted"]] == [("51326023", "診療日には有効期間外です")]
+    assert [(o["payer_number"], o["reason"]) for o in orca["pmh"]["omitted"]] == [
+        ("51326023", "診療日には有効期間外です")
+    ]
 
 
 def test_orca_dates_are_iso_with_open_end_as_9999_12_31_and_check_date_the_service_date() -> None:
-    items = to_orca(several())["PublicInsurance_Information"]
+    items = to_orca(several())["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert [item["Certificate_IssuedDate"] for item in items] == ["2025-10-01"] * 2
     assert [item["Certificate_ExpiredDate"] for item in items] == ["2026-09-30", "9999-12-31"]
     assert {item["Certificate_CheckDate"] for item in items} == {"2026-05-15"}
@@ -292,11 +310,11 @@ def test_orca_dates_are_iso_with_open_end_as_9999_12_31_and_check_date_the_servi
 
 def test_orca_takes_four_certificates_and_lists_the_rest_as_omitted() -> None:
     orca = to_orca(five())
-    kept = orca["PublicInsurance_Information"]
+    kept = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
     assert len(kept) == 4
     assert [item["PublicInsurer_Number"] for item in kept] == ["89131247", "88131248", "81137242", "81136244"]
-    assert [(item["payer_number"], item["priority"]) for item in orca["pmh_omitted"]] == [("54016027", 5)]
-    assert orca["pmh_omitted"][0]["recipient_number"] == "1000005"
+    assert [(item["payer_number"], item["priority"]) for item in orca["pmh"]["omitted"]] == [("54016027", 5)]
+    assert orca["pmh"]["omitted"][0]["recipient_number"] == "1000005"
 
 
 @pytest.mark.parametrize(
@@ -319,34 +337,30 @@ def test_orca_class_is_zero_plus_houbetsu_for_national_programs_and_blank_for_lo
     assert orca_public_insurance_class(payer_number) == expected
 
 
-def test_orca_carries_patient_and_insurance_beside_the_certificates() -> None:
-    orca = to_orca(several())
-    assert orca["Patient_Information"] == {
-        "WholeName": "札幌　花子",
-        "WholeName_inKana": "サッポロ ハナコ",
-        "BirthDate": "1961-02-03",
-        "Sex": "2",
-    }
-    assert orca["HealthInsurance_Information"] == {
-        "InsuranceProvider_Number": "01040013",
-        "HealthInsuredPerson_Symbol": "12345",
-        "HealthInsuredPerson_Number": "６７８",
-        "HealthInsuredPerson_Branch_Number": "01",
-        "Certificate_StartDate": "2020-04-01",
-        "Certificate_ExpiredDate": "9999-12-31",
-        "Certificate_CheckDate": "2026-05-15",
-    }
+def test_orca_is_a_patientmodv32_request_with_nothing_orca_does_not_define() -> None:
+    orca = to_orca(several(), "00012")
+    assert list(orca) == ["patientmodv3req2", "pmh"]
+    request = orca["patientmodv3req2"]
+    assert list(request) == ["Patient_Information", "PublicInsurance_Information"]
+    assert request["Patient_Information"] == {"Patient_ID": "00012"}
+    assert list(request["PublicInsurance_Information"]) == ["PublicInsurance_Info"]
+    items = request["PublicInsurance_Information"]["PublicInsurance_Info"]
+    assert {(item["PublicInsurance_Mode"], item["PublicInsurance_Id"]) for item in items} == {("New", "0")}
+    assert "pmh" not in json.dumps(request)
 
 
-def test_orca_without_insurance_has_no_insurance_block() -> None:
+def test_orca_without_a_linked_patient_has_an_empty_patient_id_and_caps_go_beside_the_request() -> None:
     orca = to_orca(result([subsidy(1)], insurance=False))
-    assert "HealthInsurance_Information" not in orca
-    assert len(orca["PublicInsurance_Information"]) == 1
+    assert orca["patientmodv3req2"]["Patient_Information"] == {"Patient_ID": ""}
+    assert len(orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]) == 1
+    [cap] = orca["pmh"]["caps"]
+    assert (cap["payer_number"], cap["monthly_cap"], cap["cap_remaining_this_month"]) == ("54016027", 10000, 7500)
 
 
 def test_orca_program_name_is_cut_to_orcas_twenty_characters() -> None:
     name = "新型インフルエンザ等感染症外出自粛対象者の医療"
-    item = to_orca(result([subsidy(1, "28136013", program_name=name)]))["PublicInsurance_Information"][0]
+    orca = to_orca(result([subsidy(1, "28136013", program_name=name)]))
+    item = orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"][0]
     assert item["PublicInsurance_Name"] == name[:20]
     assert item["PublicInsurance_Class"] == "028"
 
@@ -562,7 +576,13 @@ def test_any_result_gives_a_valid_fhir_bundle_with_one_coverage_each(sample: Eli
     assert Bundle.model_validate(bundle).model_dump(mode="json") == bundle
     kinds = [resource["resourceType"] for resource in resources(bundle)]
     expected_coverages = len(sample.subsidies) + (sample.insurance is not None)
-    assert kinds == ["Patient"] + ["Coverage"] * expected_coverages + ["CoverageEligibilityResponse"]
+    payors = {s.payer_number for s in sample.subsidies} | ({"insurer"} if sample.insurance else set())
+    assert kinds == [
+        "Patient",
+        *["Coverage"] * expected_coverages,
+        *["Organization"] * len(payors),
+        "CoverageEligibilityResponse",
+    ]
 
 
 @PROPERTY_SETTINGS
@@ -575,8 +595,11 @@ def test_any_result_gives_xml_the_schema_accepts(schema: xmlschema.XMLSchema, sa
 @given(results)
 def test_orca_never_loses_a_certificate(sample: EligibilityResult) -> None:
     orca = to_orca(sample)
-    kept = [item["PublicInsurer_Number"] for item in orca["PublicInsurance_Information"]]
-    omitted = [item["payer_number"] for item in orca["pmh_omitted"]]
+    kept = [
+        item["PublicInsurer_Number"]
+        for item in orca["patientmodv3req2"]["PublicInsurance_Information"]["PublicInsurance_Info"]
+    ]
+    omitted = [item["payer_number"] for item in orca["pmh"]["omitted"]]
     current = [s for s in sorted(sample.subsidies, key=lambda s: s.priority) if s.status != "expired"]
     assert kept == [s.payer_number for s in current[:4]]
     assert sorted(kept + omitted) == sorted(s.payer_number for s in sample.subsidies)

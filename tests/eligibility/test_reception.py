@@ -105,6 +105,10 @@ def test_register_new_patient_number_from_the_reception(world: w.World) -> None:
         }
     ]
     assert _link(world, reception_id, "9001", new=True)["status"] == 409
+    # format=orca names the linked 患者番号 as ORCA's Patient_ID
+    url = f"/api/v1/receptions/{reception_id}/eligibility"
+    orca = world.client.get(url, params={"format": "orca"}, headers=world.clinic()).json()
+    assert orca["patientmodv3req2"]["Patient_Information"] == {"Patient_ID": "9001"}
 
 
 def test_unknown_number_and_a_number_of_another_person_are_refused(world: w.World) -> None:

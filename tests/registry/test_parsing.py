@@ -443,7 +443,7 @@ FIELD_CASES = [
     ("designated_institutions", "01101137１Ａ", "not_digits"),
     ("designated_institutions", ";".join([INSTITUTION] * 1 + [f"01101{i:04d}0" for i in range(100)]), "too_many"),
     ("guardian_name", "あ" * 101, "too_long"),
-    ("certification_name", "あ" * 51, "too_long"),
+    ("certification_name", "あ" * 101, "too_long"),
     ("address", "あ" * 201, "too_long"),
     ("not_disclosed", "x", "invalid_choice"),
     ("always_reimbursement", "2", "invalid_choice"),

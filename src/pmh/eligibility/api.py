@@ -23,6 +23,7 @@ from pmh.eligibility.schemas import (
     RecheckCreate,
     RecheckReport,
 )
+from pmh.reception import service as patients
 
 router = APIRouter(tags=["eligibility"])
 CardReader = Annotated[Caller, requires("card_reader")]
@@ -80,7 +81,12 @@ def eligibility(
 ) -> Response:
     """Return the insurance result and the consented certificates as of the service date, in the asked format."""
     result = service.eligibility(session, caller, reception_id, service_date, format, total_cost=total_cost)
-    body, media_type = formats.render(result, format)
+    number = (
+        patients.patient_number_of_reception(session, caller.organisation_id, reception_id)
+        if format == "orca"
+        else None
+    )
+    body, media_type = formats.render(result, format, number)
     return Response(body, media_type=media_type)
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -44,7 +45,6 @@ OID_INSURANCE_CATEGORY = "urn:oid:1.2.392.100495.20.2.61"  # 保険種別コー�
 PMH_PROGRAM_SYSTEM = "urn:pmh:fhir:program"  # pmh's program code (programs.csv)
 PMH_RECEPTION_SYSTEM = "urn:pmh:reception"
 PMH_INSTITUTION_SYSTEM = "urn:pmh:institution"  # 医療機関コード (10 digits)
-PMH_COPAY_TYPE_SYSTEM = "urn:pmh:fhir:copay-type"
 PMH_EXTENSION_BASE = "urn:pmh:fhir:StructureDefinition:"
 HL7_COPAY_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-copay-type"
 HL7_NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
@@ -53,11 +53,15 @@ UCUM = "http://unitsofmeasure.org"
 
 _FHIR_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:pmh:eligibility:fhir")
 _NAME_SEPARATOR = re.compile(r"[ \u3000]+")
+_OTHER_SPACE = re.compile(r"[^\S \r\n\t]")
 _XML_LIST_ITEMS = {"subsidies": "subsidy", "diseases": "disease"}
 
 
-def render(result: EligibilityResult, fmt: str) -> tuple[bytes, str]:
-    """Return the result in one of the formats ``json``, ``xml``, ``fhir``, ``orca`` and its media type."""
+def render(result: EligibilityResult, fmt: str, patient_number: str | None = None) -> tuple[bytes, str]:
+    """Return the result in one of the formats ``json``, ``xml``, ``fhir``, ``orca`` and its media type.
+
+    ``patient_number`` is the institution's 患者番号 linked to the reception (ORCA's ``Patient_ID``).
+    """
     if fmt == "json":
         body = result.model_dump_json().encode()
     elif fmt == "xml":
@@ -65,7 +69,7 @@ def render(result: EligibilityResult, fmt: str) -> tuple[bytes, str]:
     elif fmt == "fhir":
         body = _json_bytes(to_fhir(result))
     elif fmt == "orca":
-        body = _json_bytes(to_orca(result))
+        body = _json_bytes(to_orca(result, patient_number))
     else:
         raise ValueError(f"unknown eligibility format: {fmt!r} (json, xml, fhir, orca)")
     return body, MEDIA_TYPES[fmt]
@@ -77,25 +81,121 @@ def _json_bytes(data: dict[str, Any]) -> bytes:
 
 # --- FHIR R4 (built and validated with fhir.resources' R4B models) ---------------------------------
 
+JP_COVERAGE_PROFILE = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Coverage"
+"""JP Core's Coverage profile, which every Coverage of the Bundle meets (and declares in meta.profile)."""
+
+JP_INSURANCE_MEMBER_ID = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"
+"""JP Core's 被保険者個人識別子 identifier system (保険者番号:記号:番号:枝番)."""
+
+OID_RELATIONSHIP = "urn:oid:1.2.392.100495.20.2.62"  # 被保険者区分 (1 被保険者, 2 被扶養者)
+
+
+@dataclass(frozen=True)
+class PmhExtension:
+    """One of pmh's own Coverage extensions: canonical URL, value type, and what it says."""
+
+    name: str
+    value_type: str  # FHIR type of value[x]: Coding, Money, boolean, string
+    title: str
+    description: str
+
+    @property
+    def url(self) -> str:
+        return PMH_EXTENSION_BASE + self.name
+
+
+PMH_EXTENSIONS: dict[str, PmhExtension] = {
+    e.name: e
+    for e in (
+        PmhExtension("program", "Coding", "医療費助成の制度", "The subsidy program (pmh program code and name)."),
+        PmhExtension(
+            "certification-name", "string", "受給者証の名称", "The certificate's name as printed (受給者証名)."
+        ),
+        PmhExtension("monthly-cap", "Money", "自己負担上限額（月額）", "Monthly self-pay cap in JPY."),
+        PmhExtension(
+            "inpatient-cap", "Money", "入院の自己負担上限額（月額）", "Monthly self-pay cap for inpatient care."
+        ),
+        PmhExtension(
+            "cap-managed", "boolean", "上限額管理の対象", "Whether the monthly cap is managed across institutions."
+        ),
+        PmhExtension(
+            "cap-used-this-month", "Money", "診療月の自己負担累積額", "Self-pay already recorded in the service month."
+        ),
+        PmhExtension(
+            "cap-remaining-this-month", "Money", "診療月の上限額までの残り", "What remains under the cap this month."
+        ),
+        PmhExtension("always-reimbursement", "boolean", "常に償還払い", "The patient always pays and is reimbursed."),
+        PmhExtension(
+            "designated-institution",
+            "boolean",
+            "指定医療機関か",
+            "Whether the reading institution is a designated institution of the program.",
+        ),
+    )
+}
+"""pmh's extensions on 公費 Coverages; docs/fhir/ holds a StructureDefinition for each (same canonical URL)."""
+
+
+def extension_definition(extension: PmhExtension) -> dict[str, Any]:
+    """Return the StructureDefinition of one pmh extension (published in docs/fhir/)."""
+    return {
+        "resourceType": "StructureDefinition",
+        "id": f"pmh-{extension.name}",
+        "url": extension.url,
+        "version": "1",
+        "name": "Pmh" + "".join(part.capitalize() for part in extension.name.split("-")),
+        "title": extension.title,
+        "status": "active",
+        "description": extension.description,
+        "fhirVersion": "4.0.1",
+        "kind": "complex-type",
+        "abstract": False,
+        "context": [{"type": "element", "expression": "Coverage"}],
+        "type": "Extension",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+        "derivation": "constraint",
+        "differential": {
+            "element": [
+                {"id": "Extension", "path": "Extension", "short": extension.title, "max": "1"},
+                {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+                {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
+                {
+                    "id": "Extension.value[x]",
+                    "path": "Extension.value[x]",
+                    "min": 1,
+                    "type": [{"code": extension.value_type}],
+                },
+            ]
+        },
+    }
+
 
 def to_fhir(result: EligibilityResult) -> dict[str, Any]:
-    """Return a FHIR R4 ``collection`` Bundle: Patient, one Coverage per insurance and per certificate, the response.
+    """Return a FHIR R4 ``collection`` Bundle: Patient, the insurance Coverage, one Coverage per certificate
+    (priority order), the Organizations they are paid by (保険者, 公費負担者), and the response.
 
-    Built with ``fhir.resources.R4B`` (FHIR 4.3): Patient, Coverage, CoverageEligibilityResponse and Bundle
-    are unchanged between R4 and R4B in every element used here, so the JSON is valid R4.
+    Every Coverage meets JP Core's JP_Coverage and declares it. Built with ``fhir.resources.R4B`` (FHIR
+    4.3): the resources and elements used here are unchanged between R4 and R4B, and the tests validate
+    the JSON against the official R4 JSON schema too.
     """
     patient_url = _urn(result, "patient")
     entries: list[dict[str, Any]] = [{"fullUrl": patient_url, "resource": _fhir_patient(result)}]
+    organizations: dict[str, dict[str, Any]] = {}
     inforce: list[tuple[str, bool]] = []
     if result.insurance is not None:
         url = _urn(result, "insurance")
-        coverage, in_force = _fhir_insurance_coverage(result.insurance, result.service_date, patient_url)
+        insurer_url = _urn(result, f"insurer/{result.insurance.insurer_number}")
+        organizations[insurer_url] = _fhir_organization(OID_INSURER_NUMBER, result.insurance.insurer_number, None)
+        coverage, in_force = _fhir_insurance_coverage(result.insurance, result.service_date, patient_url, insurer_url)
         entries.append({"fullUrl": url, "resource": coverage})
         inforce.append((url, in_force))
     for subsidy in _by_priority(result.subsidies):
         url = _urn(result, f"subsidy/{subsidy.payer_number}/{subsidy.recipient_number}")
-        entries.append({"fullUrl": url, "resource": _fhir_subsidy_coverage(subsidy, patient_url)})
+        payer_url = _urn(result, f"payer/{subsidy.payer_number}")
+        organizations[payer_url] = _fhir_organization(OID_PAYER_NUMBER, subsidy.payer_number, subsidy.municipality_name)
+        entries.append({"fullUrl": url, "resource": _fhir_subsidy_coverage(subsidy, patient_url, payer_url)})
         inforce.append((url, subsidy.status == "valid"))
+    entries += [{"fullUrl": url, "resource": organization} for url, organization in organizations.items()]
     entries.append({"fullUrl": _urn(result, "response"), "resource": _fhir_response(result, patient_url, inforce)})
     bundle = Bundle.model_validate(
         {
@@ -110,7 +210,13 @@ def to_fhir(result: EligibilityResult) -> dict[str, Any]:
 
 
 def _prune(value: Any) -> Any:
-    """Drop empty strings, lists and objects: FHIR forbids them (an empty 記号 or 枝番 is simply absent)."""
+    """Drop empty strings, lists and objects: FHIR forbids them (an empty 記号 or 枝番 is simply absent).
+
+    Whitespace other than space, tab, CR and LF (U+3000, U+00A0 …) becomes a space: the R4 string
+    pattern ``[ \\r\\n\\t\\S]+`` refuses it under Unicode regular expressions.
+    """
+    if isinstance(value, str):
+        return _OTHER_SPACE.sub(" ", value)
     if isinstance(value, dict):
         pruned = {key: _prune(item) for key, item in value.items()}
         return {key: item for key, item in pruned.items() if item not in ("", [], {})}
@@ -135,12 +241,14 @@ def _by_priority(subsidies: list[SubsidyRead]) -> list[SubsidyRead]:
 
 def _fhir_name(text: str, representation: str) -> dict[str, Any]:
     """A JP Core HumanName: IDE for the kanji name, SYL for the kana name; family and given when spaced."""
+    parts = _NAME_SEPARATOR.split(text.strip())
+    # The R4 JSON schema's string pattern ([ \r\n\t\S]+, read with Unicode \S) refuses U+3000, so the
+    # ideographic space between family and given name is written as an ASCII space.
     name: dict[str, Any] = {
         "extension": [{"url": HL7_NAME_REPRESENTATION, "valueCode": representation}],
         "use": "official",
-        "text": text,
+        "text": " ".join(part for part in parts if part) or text,
     }
-    parts = _NAME_SEPARATOR.split(text.strip())
     if len(parts) >= 2 and all(parts):
         name["family"] = parts[0]
         name["given"] = parts[1:]
@@ -155,6 +263,17 @@ def _fhir_patient(result: EligibilityResult) -> dict[str, Any]:
         "gender": {1: "male", 2: "female"}.get(person.sex, "unknown"),
         "birthDate": person.birth_date.isoformat(),
     }
+
+
+def _fhir_organization(system: str, number: str, name: str | None) -> dict[str, Any]:
+    """The 保険者 (urn:oid:…20.3.61) or 公費負担者 (urn:oid:…20.3.71) a Coverage's payor points at."""
+    organization: dict[str, Any] = {
+        "resourceType": "Organization",
+        "identifier": [{"system": system, "value": number}],
+    }
+    if name:
+        organization["name"] = name
+    return organization
 
 
 def _period(start: dt.date | None, end: dt.date | None) -> dict[str, str]:
@@ -176,23 +295,26 @@ def _insurance_category(insurer_number: str) -> tuple[str, str]:
 
 
 def _copay_rate(rate: int) -> dict[str, Any]:
+    """The one costToBeneficiary JP Core and the 電子処方箋 profiles define: copaypct, 負担率."""
     return {
-        "type": {
-            "coding": [{"system": HL7_COPAY_TYPE_SYSTEM, "code": "copaypct", "display": "Copay Percentage"}],
-            "text": "負担割合",
-        },
+        "type": {"coding": [{"system": HL7_COPAY_TYPE_SYSTEM, "code": "copaypct", "display": "負担率"}]},
         "valueQuantity": {"value": rate, "unit": "%", "system": UCUM, "code": "%"},
     }
 
 
+def insurance_member_id(insurance: InsuranceRead) -> str:
+    """JP Core's 被保険者個人識別子: 保険者番号 (8 digits, zero-padded):記号:番号:枝番, empty parts kept."""
+    parts = (insurance.insurer_number.rjust(8, "0"), insurance.symbol, insurance.number, insurance.branch or "")
+    return ":".join(parts)
+
+
 def _fhir_insurance_coverage(
-    insurance: InsuranceRead, service_date: dt.date, patient_url: str
+    insurance: InsuranceRead, service_date: dt.date, patient_url: str, insurer_url: str
 ) -> tuple[dict[str, Any], bool]:
     in_force = (insurance.valid_from is None or insurance.valid_from <= service_date) and (
         insurance.valid_to is None or service_date <= insurance.valid_to
     )
     code, display = _insurance_category(insurance.insurer_number)
-    subscriber = [insurance.symbol, insurance.number] + ([insurance.branch] if insurance.branch else [])
     extension = [
         {"url": JP_CORE_EXTENSION_BASE + "JP_Coverage_InsuredPersonSymbol", "valueString": insurance.symbol},
         {"url": JP_CORE_EXTENSION_BASE + "JP_Coverage_InsuredPersonNumber", "valueString": insurance.number},
@@ -203,18 +325,17 @@ def _fhir_insurance_coverage(
         )
     coverage: dict[str, Any] = {
         "resourceType": "Coverage",
+        "meta": {"profile": [JP_COVERAGE_PROFILE]},
         "extension": extension,
-        "status": "active" if in_force else "cancelled",
+        "identifier": [{"system": JP_INSURANCE_MEMBER_ID, "value": insurance_member_id(insurance)}],
+        # The profiles take status as the resource's state, not the card's validity: that is period,
+        # and whether it covers the service date is CoverageEligibilityResponse.insurance.inforce.
+        "status": "active",
         "type": {"coding": [{"system": OID_INSURANCE_CATEGORY, "code": code, "display": display}]},
-        "subscriberId": ":".join(subscriber),
+        "subscriberId": f"{insurance.symbol}:{insurance.number}",
         "beneficiary": {"reference": patient_url},
-        "payor": [
-            {
-                "type": "Organization",
-                "identifier": {"system": OID_INSURER_NUMBER, "value": insurance.insurer_number},
-                "display": f"保険者番号 {insurance.insurer_number}",
-            }
-        ],
+        "dependent": insurance.branch or "",
+        "payor": [{"reference": insurer_url}],
     }
     period = _period(insurance.valid_from, insurance.valid_to)
     if period:
@@ -224,69 +345,48 @@ def _fhir_insurance_coverage(
     return coverage, in_force
 
 
-def _cap(code: str, text: str, amount: int) -> dict[str, Any]:
-    return {
-        "type": {
-            "coding": [
-                {"system": HL7_COPAY_TYPE_SYSTEM, "code": "maxoutofpocket", "display": "Maximum out of pocket"},
-                {"system": PMH_COPAY_TYPE_SYSTEM, "code": code, "display": text},
-            ],
-            "text": text,
-        },
-        "valueMoney": {"value": amount, "currency": "JPY"},
-    }
+def _extension(name: str, value: Any) -> dict[str, Any]:
+    extension = PMH_EXTENSIONS[name]
+    key = f"value{extension.value_type[0].upper()}{extension.value_type[1:]}"
+    if extension.value_type == "Money":
+        value = {"value": value, "currency": "JPY"}
+    return {"url": extension.url, key: value}
 
 
-def _fhir_subsidy_coverage(subsidy: SubsidyRead, patient_url: str) -> dict[str, Any]:
-    extension: list[dict[str, Any]] = [
-        {"url": PMH_EXTENSION_BASE + "always-reimbursement", "valueBoolean": subsidy.always_reimbursement}
-    ]
-    if subsidy.designated_institution is not None:
-        extension.append(
-            {"url": PMH_EXTENSION_BASE + "designated-institution", "valueBoolean": subsidy.designated_institution}
-        )
-    if subsidy.cap_remaining_this_month is not None:
-        extension.append(
-            {
-                "url": PMH_EXTENSION_BASE + "cap-remaining-this-month",
-                "valueMoney": {"value": subsidy.cap_remaining_this_month, "currency": "JPY"},
-            }
-        )
-    costs: list[dict[str, Any]] = []
+def _fhir_subsidy_coverage(subsidy: SubsidyRead, patient_url: str, payer_url: str) -> dict[str, Any]:
+    program = {"system": PMH_PROGRAM_SYSTEM, "code": subsidy.program_code, "display": subsidy.program_name}
+    extension: list[dict[str, Any]] = [_extension("program", program)]
+    if subsidy.certification_name:
+        extension.append(_extension("certification-name", subsidy.certification_name))
     if subsidy.monthly_cap is not None:
-        costs.append(_cap("monthly-cap", "自己負担上限額（月額）", subsidy.monthly_cap))
+        extension.append(_extension("monthly-cap", subsidy.monthly_cap))
     if subsidy.inpatient_cap is not None:
-        costs.append(_cap("inpatient-monthly-cap", "入院の自己負担上限額（月額）", subsidy.inpatient_cap))
-    if subsidy.copay_rate is not None:
-        costs.append(_copay_rate(subsidy.copay_rate))
+        extension.append(_extension("inpatient-cap", subsidy.inpatient_cap))
+    extension.append(_extension("cap-managed", subsidy.cap_managed))
+    if subsidy.cap_used_this_month is not None:
+        extension.append(_extension("cap-used-this-month", subsidy.cap_used_this_month))
+    if subsidy.cap_remaining_this_month is not None:
+        extension.append(_extension("cap-remaining-this-month", subsidy.cap_remaining_this_month))
+    extension.append(_extension("always-reimbursement", subsidy.always_reimbursement))
+    if subsidy.designated_institution is not None:
+        extension.append(_extension("designated-institution", subsidy.designated_institution))
     coverage: dict[str, Any] = {
         "resourceType": "Coverage",
+        "meta": {"profile": [JP_COVERAGE_PROFILE]},
         "extension": extension,
-        # A not-yet-valid certificate is issued and will apply: active, with its period; only an expired one
-        # is cancelled. Whether it covers the service date is CoverageEligibilityResponse.insurance.inforce.
-        "status": "cancelled" if subsidy.status == "expired" else "active",
-        "type": {
-            "coding": [
-                {"system": OID_INSURANCE_CATEGORY, "code": "8", "display": "公費"},
-                {"system": PMH_PROGRAM_SYSTEM, "code": subsidy.program_code, "display": subsidy.program_name},
-            ],
-            "text": subsidy.certification_name or subsidy.program_name,
-        },
+        # The 公費 profiles fix status to active; the certificate's validity is period, and whether it
+        # covers the service date is CoverageEligibilityResponse.insurance.inforce.
+        "status": "active",
+        "type": {"coding": [{"system": OID_INSURANCE_CATEGORY, "code": "8", "display": "公費"}]},
         "subscriberId": subsidy.recipient_number,
         "beneficiary": {"reference": patient_url},
         "period": _period(subsidy.valid_from, subsidy.valid_to),
-        "payor": [
-            {
-                "type": "Organization",
-                "identifier": {"system": OID_PAYER_NUMBER, "value": subsidy.payer_number},
-                "display": subsidy.municipality_name,
-            }
-        ],
+        "payor": [{"reference": payer_url}],
     }
     if subsidy.priority >= 1:  # FHIR's order is a positiveInt
         coverage["order"] = subsidy.priority
-    if costs:
-        coverage["costToBeneficiary"] = costs
+    if subsidy.copay_rate is not None:
+        coverage["costToBeneficiary"] = [_copay_rate(subsidy.copay_rate)]
     return coverage
 
 
@@ -333,66 +433,69 @@ def _orca_date(value: dt.date | None) -> str:
     return ORCA_OPEN_END if value is None else value.isoformat()
 
 
-def to_orca(result: EligibilityResult) -> dict[str, Any]:
-    """Return what ORCA's patient API (patientmodv2 ``class=04`` 保険追加) takes: patient, insurance, 公費.
+def to_orca(result: EligibilityResult, patient_number: str | None = None) -> dict[str, Any]:
+    """Return the body of ORCA's patientmodv32 request (患者保険・公費情報の更新) for the reception's patient.
 
-    ``PublicInsurance_Information`` holds at most four certificates in priority order; a certificate
-    expired on the service date never takes one of the four places from a valid one. The rest are
-    listed under ``pmh_omitted`` with the reason, so that nothing is dropped silently.
+    ``patientmodv3req2`` holds only what ORCA defines: the patient (``Patient_ID`` = the institution's
+    患者番号 linked to the reception, ``""`` when none is linked) and up to four 公費 in priority order,
+    each ``PublicInsurance_Mode`` ``New`` with ``PublicInsurance_Id`` ``"0"`` — the bridge
+    (``pmh orca push``) turns one into ``Modify`` with ORCA's own id, or drops it, after reading what
+    ORCA holds. A certificate expired on the service date never takes one of the four places.
+    What pmh adds — certificates left out and why, caps ORCA has no field for — is under ``pmh``,
+    beside the request element, never inside it; the ``Request_Number`` / ``Karte_Uid`` / ``Orca_Uid``
+    of ORCA's lock flow are the sender's to add.
     """
     ordered = _by_priority(result.subsidies)
     current = [s for s in ordered if s.status != "expired"]
     kept = current[:ORCA_MAX_PUBLIC_INSURANCES]
     omitted = [s for s in ordered if s not in kept]
     checked = result.service_date.isoformat()
-    person = result.person
-    body: dict[str, Any] = {
-        "Patient_Information": {
-            "WholeName": person.name,
-            "WholeName_inKana": person.name_kana,
-            "BirthDate": person.birth_date.isoformat(),
-            "Sex": str(person.sex),
+    request = {
+        "Patient_Information": {"Patient_ID": patient_number or ""},
+        "PublicInsurance_Information": {
+            "PublicInsurance_Info": [
+                {
+                    "PublicInsurance_Mode": "New",
+                    "PublicInsurance_Id": "0",
+                    "PublicInsurance_Class": orca_public_insurance_class(subsidy.payer_number),
+                    "PublicInsurance_Name": subsidy.program_name[:ORCA_NAME_LENGTH],
+                    "PublicInsurer_Number": subsidy.payer_number,
+                    "PublicInsuredPerson_Number": subsidy.recipient_number,
+                    "Certificate_IssuedDate": subsidy.valid_from.isoformat(),
+                    "Certificate_ExpiredDate": _orca_date(subsidy.valid_to),
+                    "Certificate_CheckDate": checked,
+                }
+                for subsidy in kept
+            ]
         },
     }
-    if result.insurance is not None:
-        insurance = result.insurance
-        health: dict[str, Any] = {
-            "InsuranceProvider_Number": insurance.insurer_number,
-            "HealthInsuredPerson_Symbol": insurance.symbol,
-            "HealthInsuredPerson_Number": insurance.number,
-        }
-        if insurance.branch:
-            health["HealthInsuredPerson_Branch_Number"] = insurance.branch
-        if insurance.valid_from is not None:
-            health["Certificate_StartDate"] = insurance.valid_from.isoformat()
-        health["Certificate_ExpiredDate"] = _orca_date(insurance.valid_to)
-        health["Certificate_CheckDate"] = checked
-        body["HealthInsurance_Information"] = health
-    body["PublicInsurance_Information"] = [
-        {
-            "PublicInsurance_Class": orca_public_insurance_class(subsidy.payer_number),
-            "PublicInsurance_Name": subsidy.program_name[:ORCA_NAME_LENGTH],
-            "PublicInsurer_Number": subsidy.payer_number,
-            "PublicInsuredPerson_Number": subsidy.recipient_number,
-            "Certificate_IssuedDate": subsidy.valid_from.isoformat(),
-            "Certificate_ExpiredDate": _orca_date(subsidy.valid_to),
-            "Certificate_CheckDate": checked,
-        }
-        for subsidy in kept
-    ]
-    body["pmh_omitted"] = [
-        {
-            "payer_number": subsidy.payer_number,
-            "recipient_number": subsidy.recipient_number,
-            "program_name": subsidy.program_name,
-            "priority": subsidy.priority,
-            "reason": "診療日には有効期間外です"
-            if subsidy.status == "expired"
-            else "ORCA は公費を4件まで登録できます（5件目以降は手入力してください）",
-        }
-        for subsidy in omitted
-    ]
-    return body
+    pmh = {
+        "omitted": [
+            {
+                "payer_number": subsidy.payer_number,
+                "recipient_number": subsidy.recipient_number,
+                "program_name": subsidy.program_name,
+                "priority": subsidy.priority,
+                "reason": "診療日には有効期間外です"
+                if subsidy.status == "expired"
+                else "ORCA は公費を4件まで登録できます（5件目以降は手入力してください）",
+            }
+            for subsidy in omitted
+        ],
+        "caps": [
+            {
+                "payer_number": subsidy.payer_number,
+                "recipient_number": subsidy.recipient_number,
+                "monthly_cap": subsidy.monthly_cap,
+                "inpatient_cap": subsidy.inpatient_cap,
+                "copay_rate": subsidy.copay_rate,
+                "cap_managed": subsidy.cap_managed,
+                "cap_remaining_this_month": subsidy.cap_remaining_this_month,
+            }
+            for subsidy in kept
+        ],
+    }
+    return {"patientmodv3req2": request, "pmh": pmh}
 
 
 # --- XML (docs/eligibility.xsd) ----------------------------------------------------------------------

@@ -138,10 +138,10 @@ def download(
     reception_id: int, fmt: EligibilityFormat, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Download the eligibility result in one format (the file a レセコン imports)."""
-    found = eligibility.eligibility(
-        session, staff_in_role(staff, "institution").caller, reception_id, service_date, fmt
-    )
-    body, media_type = formats.render(found, fmt)
+    caller = staff_in_role(staff, "institution").caller
+    found = eligibility.eligibility(session, caller, reception_id, service_date, fmt)
+    number = service.patient_number_of_reception(session, caller.organisation_id, reception_id)
+    body, media_type = formats.render(found, fmt, number if fmt == "orca" else None)
     extension = "xml" if fmt == "xml" else "json"
     headers = {"Content-Disposition": f'attachment; filename="eligibility-{reception_id}-{fmt}.{extension}"'}
     return Response(body, media_type=media_type, headers=headers)

@@ -290,3 +290,15 @@ def import_patients(session: Session, caller: Caller, data: bytes) -> PatientImp
     session.flush()
     audit.record(session, caller, "patient.import", "patient", "registry", {"added": added, "updated": updated})
     return PatientImportResult(added=added, updated=updated)
+
+
+def patient_number_of_reception(session: Session, institution_id: int, reception_id: int) -> str | None:
+    """Return the 患者番号 linked to one of the institution's receptions, or None when none is linked."""
+    from pmh.eligibility.models import Reception
+
+    number: str | None = session.scalar(
+        select(Patient.patient_number)
+        .join(Reception, Reception.patient_id == Patient.id)
+        .where(Reception.id == reception_id, Reception.institution_id == institution_id)
+    )
+    return number

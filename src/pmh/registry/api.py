@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from pmh import clock
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
-from pmh.registry import importer, service
+from pmh.registry import importer, registration, service
 from pmh.registry.batch import CertificateBatch, batch_rows
 from pmh.registry.reports import error_report_response
 from pmh.registry.schemas import (
@@ -84,18 +87,59 @@ def upload_errors(
 
 
 @router.post(
-    "/certificates/batch", response_model=UploadResult, status_code=201, summary="受給者証データの登録（自動連携）"
+    "/certificates/batch",
+    response_model=UploadResult,
+    status_code=201,
+    summary="受給者証データの登録（自動連携・医療費助成対象者情報登録API 0.1.1 形式）",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": registration.SCHEMA}}}},
 )
-def certificates_batch(body: CertificateBatch, caller: Municipality, session: SessionDep) -> UploadResult:
-    """Register certificate records as JSON (PMH registration API v0.1.1 field names); same semantics as uploads."""
-    digest = importer.json_digest(body.model_dump(mode="json", exclude={"allowPartial"}))
+def certificates_batch(
+    caller: Municipality,
+    session: SessionDep,
+    body: Annotated[Any, Body(description="受給者証の記録の配列（登録API 0.1.1 の形式）")],
+    allow_partial: Annotated[bool, Query(description="正しい記録だけを反映する")] = False,
+) -> UploadResult:
+    """Register certificate records sent as the Digital Agency's registration API (自治体) 0.1.1 body:
+    a top-level array of records. Same semantics as uploads; each problem carries the record's
+    ``index`` and a JSON ``pointer`` (``/3/basicFiveInfo/dateOfBirth``).
+
+    The earlier ``{"records": [...], "allowPartial": …}`` body is still accepted as an alias.
+    """
+    if isinstance(body, dict):
+        return _legacy_batch(body, caller, session, allow_partial)
+    records = registration.records_of(body)
+    types = service.certificate_types(session, caller.organisation_id)
+    result = importer.run_import(
+        session,
+        caller,
+        lambda rules, gaiji: registration.registration_rows(records, rules, types, gaiji),
+        digest=importer.json_digest(records),
+        source="api",
+        allow_partial=allow_partial,
+    )
+    errors = [
+        error.model_copy(update={"index": error.row - 1, "pointer": registration.pointer(error.row - 1, error.column)})
+        if error.row
+        else error
+        for error in result.errors
+    ]
+    return result.model_copy(update={"errors": errors})
+
+
+def _legacy_batch(body: dict[str, Any], caller: Caller, session: Session, allow_partial: bool) -> UploadResult:
+    """The earlier body ``{records: [...], allowPartial}`` (pmh's own field shapes), kept as an alias."""
+    try:
+        batch = CertificateBatch.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+    digest = importer.json_digest(batch.model_dump(mode="json", exclude={"allowPartial"}))
     return importer.run_import(
         session,
         caller,
-        lambda rules, gaiji: batch_rows(body, rules, gaiji),
+        lambda rules, gaiji: batch_rows(batch, rules, gaiji),
         digest=digest,
         source="api",
-        allow_partial=body.allowPartial,
+        allow_partial=batch.allowPartial or allow_partial,
     )
 
 

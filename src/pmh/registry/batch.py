@@ -1,5 +1,6 @@
-"""The JSON batch of 自動連携 (``POST /certificates/batch``): records shaped like the Digital Agency's
-医療費助成対象者情報登録API (自治体) v0.1.1, validated exactly like the upload file.
+"""The earlier JSON body of ``POST /certificates/batch`` (``{"records": [...], "allowPartial": …}``, pmh's
+own field shapes), kept as an alias; the documented body is the registration API's top-level array
+(:mod:`pmh.registry.registration`). Validated exactly like the upload file.
 
 Each record is first mapped to the file's column aliases (the common vocabulary), then checked by
 the same :class:`~pmh.registry.parsing.RecordValidator`. The models only bound sizes and JSON

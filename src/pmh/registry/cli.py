@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -47,9 +48,15 @@ def add_program(
     no_recipient_check_digit: Annotated[
         bool, typer.Option("--no-recipient-check-digit", help="受給者番号に検証番号がない（地単のみ）")
     ] = False,
+    certificate_type_id: Annotated[
+        str | None,
+        typer.Option("--certificate-type-id", help="機関別受給者証種別ID（登録APIの orgSpecificCertificateTypeId）"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """制度を登録します（実施主体のルールを確認します）。"""
+    if certificate_type_id is not None and not re.fullmatch(r"[0-9A-Za-z]{1,50}", certificate_type_id):
+        fail("--certificate-type-id: 機関別受給者証種別IDは半角英数50桁以内です", code=2)
     try:
         start_date = parse_date(start) if start else None
     except DateFormatError as exc:
@@ -66,6 +73,7 @@ def add_program(
                     start_date=start_date,
                     planned_recipients=planned,
                     recipient_check_digit=False if no_recipient_check_digit else None,
+                    certificate_type_id=certificate_type_id,
                 ),
             )
     except PmhError as exc:

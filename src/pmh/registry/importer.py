@@ -379,6 +379,7 @@ def _version_values(row: CertificateRow) -> dict[str, Any]:
         "always_reimbursement": row.always_reimbursement,
         "additional_conditions": _json_pairs(row.additional_conditions),
         "certificate_details": _json_pairs(row.certificate_details),
+        "history_key": row.history_key,
     }
 
 
@@ -457,8 +458,11 @@ def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> 
     )
     planned: list[_Planned] = []
     digest_of = cards.person_digester()
+    applied = _applied_history_keys(session, rows, existing)
     for row in rows:
         current = existing.get((row.payer_number, row.recipient_number))
+        if current is not None and (current.certificate_id, row.history_key) in applied:
+            continue  # this 履歴キー was applied before: resending it changes nothing
         digest = digest_of(row.my_number) if row.my_number else None
         step = _plan(context, row, current, digest)
         if step is not None:
@@ -473,6 +477,27 @@ def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> 
             version["name"], version["name_kana"], version["birth_date"], records.get(step.digest)
         )
     _write(context, planned)
+
+
+def _applied_history_keys(
+    session: Session, rows: list[CertificateRow], existing: Mapping[tuple[str, str], _Existing]
+) -> set[tuple[int, str | None]]:
+    """Return (certificate, 履歴キー) pairs already stored among a chunk's rows (registration API only)."""
+    wanted = {
+        (current.certificate_id, row.history_key)
+        for row in rows
+        if row.history_key and (current := existing.get((row.payer_number, row.recipient_number))) is not None
+    }
+    if not wanted:
+        return set()
+    versions = table_of(CertificateVersion).c
+    found = session.execute(
+        select(versions.certificate_id, versions.history_key).where(
+            in_values(session, versions.certificate_id, {certificate for certificate, _ in wanted}),
+            in_values(session, versions.history_key, {key for _, key in wanted}),
+        )
+    ).all()
+    return {(certificate, key) for certificate, key in found} & wanted
 
 
 def _plan(context: _Context, row: CertificateRow, current: _Existing | None, digest: str | None) -> _Planned | None:
@@ -509,7 +534,7 @@ def _plan(context: _Context, row: CertificateRow, current: _Existing | None, dig
                 str(row.valid_to),
             )
             return None
-        version = dict(current.latest) | {"operation": "end", "valid_to": row.valid_to}
+        version = dict(current.latest) | {"operation": "end", "valid_to": row.valid_to, "history_key": row.history_key}
         return _Planned(row, version, None, current, current.person_digest)
     version = _version_values(row) | {"operation": "change", "effective_from": row.valid_from}
     for column in IDENTITY_FIELDS:

@@ -15,13 +15,19 @@ class Program(TimestampedBase):
     """A subsidy program (制度) a municipality runs, from the catalogue (``program_code``)."""
 
     __tablename__ = "programs"
-    __table_args__ = (UniqueConstraint("municipality_id", "program_code"),)
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "program_code"),
+        UniqueConstraint("municipality_id", "certificate_type_id"),
+    )
 
     municipality_id: Mapped[int] = mapped_column(BigId, ForeignKey("organisations.id"), index=True)
     program_code: Mapped[str] = mapped_column(String(32))
     start_date: Mapped[dt.date] = mapped_column(Date)
     planned_recipients: Mapped[int] = mapped_column(Integer, default=0)
     recipient_check_digit: Mapped[bool] = mapped_column(Boolean, default=True)
+    certificate_type_id: Mapped[str | None] = mapped_column(String(50))
+    """機関別受給者証種別ID: how the municipality's system names this program in the registration API
+    (``orgSpecificCertificateTypeId``); unique per municipality."""
 
 
 class PayerNumber(Base):
@@ -93,6 +99,8 @@ class CertificateVersion(Base):
     always_reimbursement: Mapped[bool] = mapped_column(Boolean, default=False)
     additional_conditions: Mapped[str] = mapped_column(Text, default="")
     certificate_details: Mapped[str] = mapped_column(Text, default="")
+    history_key: Mapped[str | None] = mapped_column(String(100))
+    """履歴キー of the registration API record that made this version (None from files)."""
 
 
 class Upload(TimestampedBase):

@@ -949,8 +949,8 @@ def _read_header(reader: Iterator[list[str]]) -> list[Column | None]:
             break
     else:
         raise _file_error("empty_file", "ファイルが空です")
-    lookup: dict[str, Column] = {column.header: column for column in COLUMNS}
-    lookup.update((column.alias, column) for column in COLUMNS)
+    lookup: dict[str, Column] = {column.header: column for column in COLUMNS + API_ONLY_COLUMNS}
+    lookup.update((column.alias, column) for column in COLUMNS + API_ONLY_COLUMNS)
     columns: list[Column | None] = []
     errors: list[FieldError] = []
     seen: set[str] = set()

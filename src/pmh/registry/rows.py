@@ -93,7 +93,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("疾病名", "diseases", "list", max_length=100, max_items=50),
     Column("指定医療機関コード", "designated_institutions", "institutions", max_items=100),
     Column("保護者氏名", "guardian_name", "text", max_length=100),
-    Column("証区分名称", "certification_name", "text", max_length=50),
+    Column("証区分名称", "certification_name", "text", max_length=100),
     Column("住所", "address", "text", max_length=200),
     Column("非開示", "not_disclosed", "flag"),
     Column("常に償還払い", "always_reimbursement", "flag"),

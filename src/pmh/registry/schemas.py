@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 from pmh.privacy import mask_my_numbers
 
 PayerNumberStr = Annotated[str, Field(min_length=1, max_length=16)]
+CertificateTypeIdStr = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z]+$")]
+"""機関別受給者証種別ID as the registration API publishes it: up to 50 ASCII letters and digits."""
 
 
 class ProgramCreate(BaseModel):
@@ -21,6 +23,10 @@ class ProgramCreate(BaseModel):
     planned_recipients: Annotated[int, Field(ge=0, le=100_000_000)] = 0
     recipient_check_digit: bool | None = Field(
         default=None, description="受給者番号に検証番号があるか（地単のみ省略可。既定: あり）"
+    )
+    certificate_type_id: CertificateTypeIdStr | None = Field(
+        default=None,
+        description="機関別受給者証種別ID（登録APIの orgSpecificCertificateTypeId。半角英数50桁以内、自治体内で一意）",
     )
 
 
@@ -34,11 +40,17 @@ class ProgramRead(BaseModel):
     start_date: dt.date
     planned_recipients: int
     recipient_check_digit: bool
+    certificate_type_id: str | None = None
     warnings: list[str] = []
 
 
 class UploadProblemRead(BaseModel):
-    """One problem of an upload: row (from 1; null for the file itself), column, code, message, value."""
+    """One problem of an upload: row (from 1; null for the file itself), column, code, message, value.
+
+    Problems of a registration-API batch (a top-level array) also carry ``index`` (the record's
+    0-based index in the array) and ``pointer`` (RFC 6901 JSON pointer to the field, such as
+    ``/3/basicFiveInfo/dateOfBirth``).
+    """
 
     row: int | None
     line: int | None = Field(
@@ -49,6 +61,8 @@ class UploadProblemRead(BaseModel):
     code: str
     message: str
     value: str = ""
+    index: int | None = None
+    pointer: str | None = None
 
     @field_validator("message", "value")
     @classmethod
@@ -98,6 +112,7 @@ class CertificateVersionRead(BaseModel):
     always_reimbursement: bool
     additional_conditions: dict[str, str]
     certificate_details: dict[str, str]
+    history_key: str | None = None
 
 
 class CertificateRead(BaseModel):

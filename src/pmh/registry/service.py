@@ -63,6 +63,17 @@ def add_program(session: Session, caller: Caller, data: ProgramCreate) -> Progra
     program = session.scalar(
         select(Program).where(Program.municipality_id == municipality.id, Program.program_code == entry.code)
     )
+    type_id = data.certificate_type_id
+    if type_id is not None:
+        holder = session.scalar(
+            select(Program).where(Program.municipality_id == municipality.id, Program.certificate_type_id == type_id)
+        )
+        if holder is not None and (program is None or holder.id != program.id):
+            message = (
+                f"機関別受給者証種別ID {type_id} は{catalogue.program(holder.program_code).name}に登録済みです"
+                "（自治体内で一意）。"
+            )
+            raise Conflict(message, [FieldError("certificate_type_id", "duplicate_certificate_type_id", message)])
     if program is None:
         program = Program(
             municipality_id=municipality.id,
@@ -70,12 +81,26 @@ def add_program(session: Session, caller: Caller, data: ProgramCreate) -> Progra
             start_date=data.start_date or clock.today(),
             planned_recipients=data.planned_recipients,
             recipient_check_digit=check_digit,
+            certificate_type_id=type_id,
         )
         session.add(program)
         session.flush()
+    elif type_id is not None:
+        program.certificate_type_id = type_id
     session.add_all(PayerNumber(payer_number=p, program_id=program.id) for p in payers)
     session.flush()
     return _program_read(session, program, warnings)
+
+
+def certificate_types(session: Session, municipality_id: int) -> dict[str, str]:
+    """Return the municipality's 機関別受給者証種別ID → program code (the registration API's
+    ``orgSpecificCertificateTypeId`` resolves through it)."""
+    rows = session.execute(
+        select(Program.certificate_type_id, Program.program_code).where(
+            Program.municipality_id == municipality_id, Program.certificate_type_id.is_not(None)
+        )
+    ).all()
+    return {type_id: code for type_id, code in rows if type_id is not None}
 
 
 def _checked_payer_numbers(
@@ -129,6 +154,7 @@ def _program_read(session: Session, program: Program, warnings: list[str] | None
         start_date=program.start_date,
         planned_recipients=program.planned_recipients,
         recipient_check_digit=program.recipient_check_digit,
+        certificate_type_id=program.certificate_type_id,
         warnings=warnings or [],
     )
 
@@ -221,6 +247,7 @@ def version_read(version: CertificateVersion) -> CertificateVersionRead:
         always_reimbursement=version.always_reimbursement,
         additional_conditions=json.loads(version.additional_conditions or "{}"),
         certificate_details=json.loads(version.certificate_details or "{}"),
+        history_key=version.history_key,
     )
 
 

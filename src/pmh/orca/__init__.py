@@ -1,0 +1,1 @@
+"""The ORCA (日医標準レセプトソフト) bridge: ``pmh orca push``."""
