@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import jntajis
 
@@ -242,3 +243,29 @@ def _originals(name: str, jisx0213: str) -> dict[int, str]:
     if len(pieces) != len(jisx0213):
         return {}  # a map gave several characters for one: report the derived character itself
     return dict(enumerate(pieces))
+
+
+NameSet = Literal["original", "jisx0213", "jisx0208"]
+"""Which characters a receiver of a name can hold."""
+
+RECEIVER_NAME_SETS: dict[str, NameSet] = {
+    "json": "original",
+    "xml": "original",
+    "fhir": "original",
+    "orca": "jisx0208",
+}
+"""The form of the name each eligibility format carries as *the* name (docs/eligibility-formats.md).
+
+JSON, XML (UTF-8) and FHIR carry the name of record, and next to it the JIS X 0213 form for
+receivers that cannot show IVS or MJ glyphs; ORCA takes JIS X 0208 (its EUC-JP databases, and
+レセプト電算, hold nothing more), with the original beside it under ``pmh_name``.
+"""
+
+
+def receiver_name(name: str, receiver: str) -> str:
+    """Return the form of ``name`` that ``receiver`` (an eligibility format) carries as the name."""
+    chosen = RECEIVER_NAME_SETS.get(receiver, "original")
+    if chosen == "original":
+        return name
+    forms = derive_name_forms(name)
+    return forms.jisx0213 if chosen == "jisx0213" else forms.jisx0208
