@@ -95,3 +95,10 @@ def test_each_receiver_gets_its_form() -> None:
     assert receiver_name(name, "fhir") == name
     assert receiver_name(name, "orca") == f"辻 吉郎 {GETA}"
     assert receiver_name(name, "unknown") == name
+
+
+def test_an_ambiguous_mapping_is_taken_for_the_forms_but_not_by_the_guard() -> None:
+    # 法務省告示582号 gives 袏 two counterparts, 佐 and 祐.
+    assert to_jisx0213("袏藤") == ("佐藤", ())
+    assert to_jisx0213("袏藤", keep_missing=True, unique=True) == ("袏藤", ("袏",))
+    assert to_jisx0213("𠮷田", keep_missing=True, unique=True) == ("吉田", ())

@@ -140,16 +140,25 @@ def code_points(text: str) -> str:
 
 
 @lru_cache(maxsize=65_536)
-def _to_jisx0213(grapheme: str) -> str | None:
-    """Return the JIS X 0213 counterpart of one character (with selectors), or ``None`` when none."""
+def _to_jisx0213(grapheme: str, unique: bool = False) -> str | None:
+    """Return the JIS X 0213 counterpart of one character (with selectors), or ``None`` when none.
+
+    The rules of the MJ縮退マップ are tried one more at a time; the first step that gives any
+    candidate decides. Some characters have several (袏 → 佐 or 祐 by 法務省告示582号): the first is
+    taken, or with ``unique`` none at all (the linking guard does not guess).
+    """
     base = grapheme[0]
     if len(grapheme) > 1 and in_jisx0213(base):
         return base  # an IVS of a JIS X 0213 character: the selector only picks a glyph
     for candidate in (grapheme, base) if len(grapheme) > 1 else (grapheme,):
         for step in _MJ_STEPS:
-            for shrunk in jntajis.mj_shrink_candidates(candidate, int(step)):
-                if shrunk != candidate and shrunk and all(in_jisx0213(char) for char in shrunk):
-                    return shrunk
+            found = [
+                shrunk
+                for shrunk in jntajis.mj_shrink_candidates(candidate, int(step))
+                if shrunk != candidate and shrunk and all(in_jisx0213(char) for char in shrunk)
+            ]
+            if found:
+                return found[0] if len(set(found)) == 1 or not unique else None
     return None
 
 
@@ -192,12 +201,12 @@ class NameForms:
         return "; ".join(parts)
 
 
-def to_jisx0213(text: str, *, keep_missing: bool = False) -> tuple[str, tuple[str, ...]]:
+def to_jisx0213(text: str, *, keep_missing: bool = False, unique: bool = False) -> tuple[str, tuple[str, ...]]:
     """Return the JIS X 0213 form of ``text`` and the characters that had no counterpart.
 
-    Those are written 〓, or with ``keep_missing`` as their base character (the selector dropped):
-    what the linking guard compares, so that two different characters without a counterpart never
-    become the same 〓.
+    Those are written 〓, or with ``keep_missing`` as their base character (the selector dropped).
+    ``unique`` takes a mapping only when the map gives one counterpart. Both are what the linking
+    guard compares: two different characters never become the same 〓, nor a guess.
     """
     if text.isascii() or (_encodes(text, "euc_jis_2004") and not any(is_selector(c) for c in text)):
         return text, ()
@@ -207,7 +216,7 @@ def to_jisx0213(text: str, *, keep_missing: bool = False) -> tuple[str, tuple[st
         if len(grapheme) == 1 and in_jisx0213(grapheme):
             out.append(grapheme)
             continue
-        shrunk = _to_jisx0213(grapheme)
+        shrunk = _to_jisx0213(grapheme, unique)
         if shrunk is None:
             out.append(grapheme[0] if keep_missing else GETA)
             missing.append(grapheme)

@@ -93,15 +93,15 @@ def name_key(name: str) -> str:
 
     Width and spacing are normalised (:func:`normalize_text`), the name degenerated to JIS X 0213
     (:func:`pmh.codes.charsets.to_jisx0213`: the selector of an IVS over a JIS X 0213 character
-    dropped, an MJ character outside it mapped by the MJ縮退マップ, one without a counterpart kept as
-    its base character), every space and ・ removed, variation selectors dropped, variant and old
+    dropped, an MJ character outside it mapped by the MJ縮退マップ when it gives one counterpart, any
+    other kept as its base character), every space and ・ removed, variation selectors dropped, variant and old
     kanji folded to one representative (髙 → 高, 﨑 → 崎, 邊 → 辺, compatibility ideographs to their
     unified form), 々 spelled out (佐々木 → 佐佐木), ヶ → ケ and
     Latin letters upper-cased. Different characters are never folded together (斉 and 斎 stay apart).
     """
     key = normalize_text(name)
     if not key.isascii():
-        key = to_jisx0213(key, keep_missing=True)[0]
+        key = to_jisx0213(key, keep_missing=True, unique=True)[0]
     key = key.translate(_name_translation())
     if "々" in key or "〻" in key:
         key = _expand_iteration_marks(key, "々〻")
