@@ -8,6 +8,13 @@ and names and kana equal after ``normalize_text`` only.
     .venv/bin/python benchmarks/linking_guard.py --pairs 100000 --seed 0
     .venv/bin/python benchmarks/linking_guard.py --json
 
+``--mj-rate`` (default 5 %) rewrites that share of the certificate names as 行政事務標準文字 systems
+write them: every kanji with a variation selector (``ivs_name``) or one kanji replaced by an MJ
+character outside JIS X 0213 that the MJ縮退マップ maps to it (``mj_only_name``: 𠮷 for 吉, 髙 for
+高, but also 袏 for 佐, which the map also sends to 祐 and the guard therefore does not fold).
+Same-person pairs so rewritten are their own kinds, whose false-hold rate is reported separately;
+other-person pairs are rewritten too and must still be held.
+
 Ceiling: the false-link rate must be 0 — a different person linked is a failure (exit status 1).
 The false-hold rate is what staff pay for in the review queue; for the notation variants the
 folding table covers it is 0 by construction.
@@ -16,12 +23,16 @@ folding table covers it is 0 by construction.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import random
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
+from pmh.codes.charsets import in_jisx0213, is_han, to_jisx0213
 from pmh.codes.checkdigits import modulus10_weight21_check_digit
 from pmh.codes.text import normalize_text
 from pmh.registry.naming import IdentityFacts, compare_identity
@@ -29,6 +40,40 @@ from pmh.registry.synthetic import MISMATCH_KINDS, VARIANT_KINDS, PayerSpec, gen
 
 MUNICIPALITY = "132012"  # 八王子市
 SAME_NOTATION = "same_notation"
+MJ_KINDS = ("ivs_name", "mj_only_name")
+_IVS = "\U000e0100"
+_SCANNED = (range(0x3400, 0x4DC0), range(0x4E00, 0xA000), range(0x20000, 0x2A6E0), range(0xF900, 0xFB00))
+
+
+@cache
+def mj_only_variants() -> dict[str, str]:
+    """Return, for JIS X 0213 kanji, one MJ character outside JIS X 0213 that the MJ縮退マップ maps to it.
+
+    The first found in code-point order — also ones the map gives several counterparts for (袏 → 佐
+    or 祐), which the guard does not fold: those are where its false holds come from.
+    """
+    variants: dict[str, str] = {}
+    for block in _SCANNED:
+        for code in block:
+            char = chr(code)
+            if in_jisx0213(char):
+                continue
+            target, missing = to_jisx0213(char)
+            if not missing and len(target) == 1:
+                variants.setdefault(target, char)
+    return variants
+
+
+def as_municipal_system_writes(name: str, rng: random.Random) -> tuple[str, str] | None:
+    """Rewrite a name with IVS or an MJ-only character; return it with its kind, or ``None``."""
+    if rng.random() < 0.5:
+        variants = mj_only_variants()
+        for index, char in enumerate(name):
+            if char in variants:
+                return name[:index] + variants[char] + name[index + 1 :], "mj_only_name"
+    if any(is_han(char) for char in name):
+        return "".join(char + _IVS if is_han(char) else char for char in name), "ivs_name"
+    return None
 
 
 def _payer(first_seven: str) -> str:
@@ -79,15 +124,28 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def measure(pairs: int, seed: int, variant_rate: float, mismatch_rate: float) -> dict[str, object]:
+def measure(
+    pairs: int, seed: int, variant_rate: float, mismatch_rate: float, mj_rate: float = 0.05
+) -> dict[str, object]:
     """Generate ``pairs`` cases and return the rates, overall and per kind."""
     tallies: dict[str, Tally] = {}
+    rng = random.Random(seed)
+    if mj_rate:
+        mj_only_variants()  # built once, outside the timing
     started = time.perf_counter()
     cases = generate(pairs, MUNICIPALITY, PAYERS, seed=seed, variant_rate=variant_rate, mismatch_rate=mismatch_rate)
     for case in cases:
         certificate, record = case.identity_pair()
-        result = compare_identity(certificate, record)
         kind = case.variant_kind or SAME_NOTATION
+        # Same-person pairs written alike become their own kinds; other people are rewritten too and
+        # must still be held. The notation-variant kinds are left as they are, for comparable rates.
+        if mj_rate and (kind == SAME_NOTATION or not case.expected_link) and rng.random() < mj_rate:
+            rewritten = as_municipal_system_writes(certificate.name, rng)
+            if rewritten is not None:
+                certificate = dataclasses.replace(certificate, name=rewritten[0])
+                if case.expected_link:
+                    kind = rewritten[1]
+        result = compare_identity(certificate, record)
         tally = tallies.setdefault(kind, Tally(case.expected_link))
         tally.cases += 1
         tally.guard_wrong += result.matched != case.expected_link
@@ -98,14 +156,17 @@ def measure(pairs: int, seed: int, variant_rate: float, mismatch_rate: float) ->
     other = [t for t in tallies.values() if not t.expected_link]
     variants = [tallies[kind] for kind in VARIANT_KINDS if kind in tallies]
     variant_cases = sum(t.cases for t in variants)
+    mj = [tallies[kind] for kind in MJ_KINDS if kind in tallies]
+    mj_cases = sum(t.cases for t in mj)
     same_cases = sum(t.cases for t in same)
     other_cases = sum(t.cases for t in other)
-    order = [SAME_NOTATION, *VARIANT_KINDS, *MISMATCH_KINDS]
+    order = [SAME_NOTATION, *MJ_KINDS, *VARIANT_KINDS, *MISMATCH_KINDS]
     return {
         "pairs": pairs,
         "seed": seed,
         "variant_rate": variant_rate,
         "mismatch_rate": mismatch_rate,
+        "mj_rate": mj_rate,
         "same_person_cases": same_cases,
         "other_person_cases": other_cases,
         "false_hold_rate": _rate(sum(t.guard_wrong for t in same), same_cases),
@@ -114,6 +175,9 @@ def measure(pairs: int, seed: int, variant_rate: float, mismatch_rate: float) ->
         "naive_false_link_rate": _rate(sum(t.naive_wrong for t in other), other_cases),
         "variant_false_hold_rate": _rate(sum(t.guard_wrong for t in variants), variant_cases),
         "naive_variant_false_hold_rate": _rate(sum(t.naive_wrong for t in variants), variant_cases),
+        "mj_cases": mj_cases,
+        "mj_false_hold_rate": _rate(sum(t.guard_wrong for t in mj), mj_cases),
+        "naive_mj_false_hold_rate": _rate(sum(t.naive_wrong for t in mj), mj_cases),
         "by_kind": {kind: tallies[kind].as_dict() for kind in order if kind in tallies},
         "seconds": round(seconds, 2),
     }
@@ -137,6 +201,10 @@ def _print_table(result: dict[str, object]) -> None:
         f"   naive {result['naive_variant_false_hold_rate']:.3%}"
     )
     print(
+        f"  among IVS / MJ-only names only:        guard {result['mj_false_hold_rate']:.3%}"
+        f"   naive {result['naive_mj_false_hold_rate']:.3%}"
+    )
+    print(
         f"false-link rate (other person linked):  guard {result['false_link_rate']:.3%}"
         f"   naive {result['naive_false_link_rate']:.3%}"
     )
@@ -149,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variant-rate", type=float, default=0.10, help="share written in another notation")
     parser.add_argument("--mismatch-rate", type=float, default=0.02, help="share naming another person")
+    parser.add_argument("--mj-rate", type=float, default=0.05, help="share written with IVS or MJ-only kanji")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args(argv)
-    result = measure(args.pairs, args.seed, args.variant_rate, args.mismatch_rate)
+    result = measure(args.pairs, args.seed, args.variant_rate, args.mismatch_rate, args.mj_rate)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -54,7 +54,13 @@ def test_consent_all_shares_every_offered_certificate_in_claim_order(world: w.Wo
     kodomo = result["subsidies"][3]
     assert kodomo["designated_institution"] is None  # a local program designates no institutions
     assert kodomo["cap_used_this_month"] is None
-    assert result["person"] == {"name": "佐藤 花子", "name_kana": "サトウ ハナコ", "birth_date": "2015-06-01", "sex": 2}
+    assert result["person"] == {
+        "name": "佐藤 花子",
+        "name_kana": "サトウ ハナコ",
+        "birth_date": "2015-06-01",
+        "sex": 2,
+        "name_jisx0213": "佐藤 花子",
+    }
     assert result["insurance"]["insurer_number"] == "33120015"
 
 

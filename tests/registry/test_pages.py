@@ -97,3 +97,30 @@ def test_review_queue_links_a_held_certificate(hub: LiveHub, browser: Any) -> No
     page.reload()
     assert page.get_by_test_id("review-table").locator("tbody tr").count() == max(rows_before - 1, 1)
     page.close()
+
+
+def test_a_name_with_an_ivs_is_shown_as_sent_in_a_font_that_has_the_glyphs(
+    hub: LiveHub, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    name = "辻\U000e0100 𩸽子"
+    path = tmp_path / "ivs.csv"
+    path.write_bytes(("\n".join((HEADER, line(recipient=990101, person=990101, name=name))) + "\n").encode("utf-8"))
+    page = sign_in(browser, hub, "demo-132012")
+    page.goto(f"{hub.base_url}/registry/upload")
+    page.get_by_label("ファイル").set_input_files(str(path))
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_test_id("accepted")).to_have_text("1")
+    page.goto(
+        f"{hub.base_url}/registry/certificates?payer_number={f.KODOMO_PAYER}&recipient_number={f.recipient(990101)}"
+        "&as_of=令和8年5月1日"
+    )
+    shown = page.get_by_test_id("name-of-record")
+    expect(shown).to_have_text(name)  # the selector survives into the page
+    font = shown.evaluate("element => getComputedStyle(element).fontFamily")
+    assert font.replace('"', "").startswith("IPAmjMincho, IPAmj明朝,"), font
+    expect(page.get_by_test_id("in-force")).to_contain_text("JIS X 0208: 辻 〓子")
+    expect(page.get_by_test_id("name-unmapped")).to_contain_text("U+29E3D")
+    page.screenshot(path=str(ARTEFACTS / "certificate-ivs-name.png"), full_page=True)
+    page.close()

@@ -607,15 +607,41 @@ def test_user_defined_character_with_mapping_is_replaced(key: str) -> None:
 @pytest.mark.parametrize(
     ("name", "code_points"),
     [
-        ("𠮷田 太郎", "U+20BB7"),
         ("山田 😀", "U+1F600"),
-        ("葛\U000e0100西", "U+E0100"),
         ("山田\ue001\ue002", "U+E001、U+E002"),
+        ("山田 \U000f0001", "U+F0001"),  # plane 15: private use too
+        ("山田 \U000e0100太郎", "U+E0100"),  # a selector after a space selects nothing
+        ("\U000e0100辻 太郎", "U+E0100"),  # … nor one at the start
+        ("ヤ\ufe00マダ 太郎", "U+FE00"),  # … nor one after kana
+        ("辻\U000e0100\U000e0101 太郎", "U+E0101"),  # … nor a second one
     ],
 )
-def test_characters_outside_jis_are_gaiji(name: str, code_points: str) -> None:
+def test_private_use_and_stray_selectors_in_a_name_are_gaiji(name: str, code_points: str) -> None:
     [error] = problem(name=name).errors
     assert error.code == "gaiji" and f"外字（{code_points}）" in error.message
+    assert error.message.endswith("外字対応表に登録してから再送してください")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "辻\U000e0100 太郎",  # IVS (Moji_Joho collection) over a JIS X 0208 character
+        "葛\U000e0101西 花子",
+        "辻\ufe00 太郎",  # standardized variation sequence
+        "𠮷田 太郎",  # MJ character outside JIS X 0213 (U+20BB7)
+        "𠮷\U000e0100田 稔",  # IVS over an MJ character outside JIS X 0213
+        "𠀂田 花子",  # MJ character with no JIS X 0213 counterpart
+    ],
+)
+def test_ivs_and_mj_characters_in_names_are_kept_exactly(name: str) -> None:
+    row = valid_row(name=name, guardian_name=name)
+    assert row.name == name and row.guardian_name == name
+
+
+@pytest.mark.parametrize(("address", "code_point"), [("東京都𠮷田町", "U+20BB7"), ("辻\U000e0100町", "U+E0100")])
+def test_other_text_columns_keep_the_jis_rule(address: str, code_point: str) -> None:
+    [error] = problem(address=address).errors
+    assert error.field == "住所" and error.code == "gaiji" and code_point in error.message
 
 
 def test_a_mapping_may_replace_a_sequence_with_a_variation_selector() -> None:

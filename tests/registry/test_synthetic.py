@@ -158,8 +158,9 @@ def test_kana_is_katakana_once_normalised(mixed: list[SyntheticCase]) -> None:
 
 
 def test_certificate_names_stay_within_jis(mixed: list[SyntheticCase]) -> None:
-    # The importer refuses characters outside JIS X 0208/0213 as 外字; 𠮷 and variation selectors
-    # therefore appear only on the insurance side.
+    # Generated certificate files stay writable in CP932 (the importer would accept IVS and MJ
+    # characters in names, but a CP932 file cannot carry them); 𠮷 and selectors appear only on the
+    # insurance side.
     for case in mixed:
         for char in case.certificate["氏名"] + case.certificate["保護者氏名"]:
             assert any(_encodes(char, encoding) for encoding in ("cp932", "shift_jis_2004")), char

@@ -16,6 +16,7 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
+from pmh.codes.charsets import derive_name_forms, receiver_name
 from pmh.eligibility.schemas import EligibilityResult, InsuranceRead, SubsidyRead
 
 XML_NAMESPACE = "urn:pmh:eligibility:1"
@@ -46,6 +47,7 @@ PMH_PROGRAM_SYSTEM = "urn:pmh:fhir:program"  # pmh's program code (programs.csv)
 PMH_RECEPTION_SYSTEM = "urn:pmh:reception"
 PMH_INSTITUTION_SYSTEM = "urn:pmh:institution"  # 医療機関コード (10 digits)
 PMH_EXTENSION_BASE = "urn:pmh:fhir:StructureDefinition:"
+PMH_NAME_JISX0213 = PMH_EXTENSION_BASE + "name-jisx0213"  # the kanji name's JIS X 0213 form
 HL7_COPAY_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-copay-type"
 HL7_NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
 JP_CORE_EXTENSION_BASE = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
@@ -255,11 +257,32 @@ def _fhir_name(text: str, representation: str) -> dict[str, Any]:
     return name
 
 
+def _fhir_kanji_name(name: str) -> dict[str, Any]:
+    """The IDE HumanName: the name of record, with its JIS X 0213 form as an extension when it differs."""
+    human = _fhir_name(receiver_name(name, "fhir"), "IDE")
+    jisx0213 = derive_name_forms(name).jisx0213
+    if jisx0213 != human["text"]:
+        human["extension"].append({"url": PMH_NAME_JISX0213, "valueString": jisx0213})
+    return human
+
+
+def _orca_name(name: str) -> dict[str, Any]:
+    """``pmh_name``: the name of record and its JIS X 0213 form, when its JIS X 0208 form differs.
+
+    The patientmodv32 request names the patient by ``Patient_ID`` only; a bridge that registers a
+    new patient in ORCA (JIS X 0208 on an EUC-JP database) takes the JIS X 0208 form from here.
+    """
+    forms = derive_name_forms(name)
+    if forms.jisx0208 == name:
+        return {}
+    return {"pmh_name": {"original": name, "jisx0213": forms.jisx0213, "unmapped": forms.unmapped}}
+
+
 def _fhir_patient(result: EligibilityResult) -> dict[str, Any]:
     person = result.person
     return {
         "resourceType": "Patient",
-        "name": [_fhir_name(person.name, "IDE"), _fhir_name(person.name_kana, "SYL")],
+        "name": [_fhir_kanji_name(person.name), _fhir_name(person.name_kana, "SYL")],
         "gender": {1: "male", 2: "female"}.get(person.sex, "unknown"),
         "birthDate": person.birth_date.isoformat(),
     }
@@ -495,6 +518,7 @@ def to_orca(result: EligibilityResult, patient_number: str | None = None) -> dic
             for subsidy in kept
         ],
     }
+    pmh.update({key.removeprefix("pmh_"): value for key, value in _orca_name(result.person.name).items()})
     return {"patientmodv3req2": request, "pmh": pmh}
 
 

@@ -64,10 +64,13 @@ class ConsentRead(BaseModel):
 class PersonRead(BaseModel):
     """The patient as the insurance record names them."""
 
-    name: str
+    name: str = Field(description="氏名（記録のとおり。IVS・MJ文字を含むことがあります）")
     name_kana: str
     birth_date: dt.date
     sex: int = Field(description="1 男、2 女")
+    name_jisx0213: str | None = Field(
+        None, description="氏名の JIS X 0213 形（IVS のセレクタを除き、MJ縮退マップで縮退。対応のない文字は〓）"
+    )
 
 
 class InsuranceRead(BaseModel):

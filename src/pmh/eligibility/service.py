@@ -27,6 +27,7 @@ from pmh.auth.schemas import Caller
 from pmh.bulk import in_values
 from pmh.cards import service as cards
 from pmh.cards.models import InsuranceRecord
+from pmh.codes.charsets import to_jisx0213
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
@@ -389,7 +390,13 @@ def _person(record: InsuranceRecord | None, fallback: CertificateVersion | None)
     if source is None:
         # Neither an insurance record nor a shared certificate: nothing to answer with.
         raise NotFound("この方の保険資格が確認できませんでした（資格情報がありません）。")
-    return PersonRead(name=source.name, name_kana=source.name_kana, birth_date=source.birth_date, sex=source.sex)
+    return PersonRead(
+        name=source.name,
+        name_kana=source.name_kana,
+        birth_date=source.birth_date,
+        sex=source.sex,
+        name_jisx0213=to_jisx0213(source.name)[0],
+    )
 
 
 def _split(text: str) -> list[str]:

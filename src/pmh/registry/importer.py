@@ -18,6 +18,8 @@ import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import IO, Any, BinaryIO, Literal
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -33,6 +35,7 @@ from pmh.privacy import mask_my_numbers
 from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
 from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
+from pmh.registry.names import stored_name_forms
 from pmh.registry.parsing import ProgramRule, UploadFileError, read_certificates
 from pmh.registry.rows import COLUMNS, CertificateRow, RowProblem
 from pmh.registry.schemas import UploadProblemRead, UploadResult
@@ -549,6 +552,12 @@ def _identity_changed(step: _Planned, current: _Existing) -> bool:
     return any(step.version[c] != current.latest[c] for c in ("name", "name_kana", "birth_date"))
 
 
+@lru_cache(maxsize=8192)
+def _name_forms(name: str) -> Mapping[str, Any]:
+    """Return the derived name columns of a version (cached: a 変更 or 終了 repeats the name)."""
+    return MappingProxyType(stored_name_forms(name))
+
+
 def _write(context: _Context, planned: list[_Planned]) -> None:
     if not planned:
         return
@@ -615,6 +624,7 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
     for step in planned:
         step.version["upload_id"] = upload.id
         step.version["recorded_at"] = now
+        step.version.update(_name_forms(step.version["name"]))
     bulk_insert(session, table_of(CertificateVersion), [step.version for step in planned])
     held = [step for step in planned if step.verdict is not None and not step.verdict.linked]
     if held:

@@ -80,6 +80,12 @@ class CertificateVersion(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     upload_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("uploads.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name of record is kept exactly as sent (IVS and MJ characters included); its JIS X 0213 and
+    # JIS X 0208 forms and the characters without a counterpart are derived once at import
+    # (pmh.codes.charsets). NULL on versions stored before they existed: derived on read then.
+    name_jisx0213: Mapped[str | None] = mapped_column(String(100))
+    name_jisx0208: Mapped[str | None] = mapped_column(String(100))
+    name_unmapped: Mapped[str | None] = mapped_column(String(300))
     name_kana: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     sex: Mapped[int] = mapped_column(SmallInteger)

@@ -9,7 +9,8 @@ usually another birth date) and a twin (same surname and birth date, other given
 The rule (:func:`compare_identity`):
 
 1. The birth dates must be equal. Nothing else can make up for a different birth date.
-2. The names match when their :func:`name_key` are equal (width, spaces, variant kanji, 々 folded).
+2. The names match when their :func:`name_key` are equal (width, spaces, variant kanji, 々 folded,
+   and what 行政事務標準文字 writes beyond JIS X 0213 degenerated to it: 辻󠄀 = 辻, 𠮷 = 吉).
    The kana reading may then differ (legacy systems write キヨウコ for キョウコ, サトー for サトウ);
    the folded kanji name plus the birth date already identify the person.
 3. Otherwise the names match only when the :func:`kana_key` are equal *and* the kanji keys have the
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from pmh.codes.charsets import to_jisx0213
 from pmh.codes.text import normalize_kana, normalize_text
 from pmh.registry.variants import folding_map, is_ideograph
 
@@ -89,12 +91,18 @@ def _expand_iteration_marks(text: str, marks: str, voiced: str = "") -> str:
 def name_key(name: str) -> str:
     """Return the form of a kanji name (氏名) that notation variants share.
 
-    Width and spacing are normalised (:func:`normalize_text`), every space and ・ removed, variation
-    selectors dropped, variant and old kanji folded to one representative (髙 → 高, 﨑 → 崎, 邊 → 辺,
-    compatibility ideographs to their unified form), 々 spelled out (佐々木 → 佐佐木), ヶ → ケ and
+    Width and spacing are normalised (:func:`normalize_text`), the name degenerated to JIS X 0213
+    (:func:`pmh.codes.charsets.to_jisx0213`: the selector of an IVS over a JIS X 0213 character
+    dropped, an MJ character outside it mapped by the MJ縮退マップ when it gives one counterpart, any
+    other kept as its base character), every space and ・ removed, variation selectors dropped, variant and old
+    kanji folded to one representative (髙 → 高, 﨑 → 崎, 邊 → 辺, compatibility ideographs to their
+    unified form), 々 spelled out (佐々木 → 佐佐木), ヶ → ケ and
     Latin letters upper-cased. Different characters are never folded together (斉 and 斎 stay apart).
     """
-    key = normalize_text(name).translate(_name_translation())
+    key = normalize_text(name)
+    if not key.isascii():
+        key = to_jisx0213(key, keep_missing=True, unique=True)[0]
+    key = key.translate(_name_translation())
     if "々" in key or "〻" in key:
         key = _expand_iteration_marks(key, "々〻")
     if "\u3099" in key or "\u309a" in key:

@@ -31,6 +31,7 @@ from pmh.codes import (
     normalize_text,
     parse_date,
 )
+from pmh.codes.charsets import is_han, is_selector, misplaced_selectors
 from pmh.db import utcnow
 from pmh.errors import FieldError, InvalidInput
 from pmh.registry.rows import (
@@ -126,6 +127,10 @@ _ALWAYS_REQUIRED = tuple(column for column in COLUMNS if column.required_in_head
 # kinds (numbers, dates, choices) refuse anything they cannot read anyway.
 _TEXT_KINDS = frozenset({"text", "kana", "list", "conditions", "details"})
 
+# Name columns also take what 行政事務標準文字 (MJ) defines: ideographs outside the JIS sets and
+# Ideographic Variation Sequences (docs/registry.md, pmh.codes.charsets). Private use stays 外字.
+_NAME_ALIASES = frozenset({"name", "guardian_name"})
+
 
 @dataclass(frozen=True)
 class ProgramRule:
@@ -204,6 +209,24 @@ def _find_gaiji(value: str, checked_private_use: bool = False) -> list[str]:
                 continue
             return []
     return [char for char in value if _is_gaiji(char)]
+
+
+def _find_name_gaiji(value: str) -> list[str]:
+    """Return the 外字 in a name: what :func:`_find_gaiji` finds, less MJ ideographs and IVS.
+
+    A variation selector counts as 外字 only where it selects nothing (not right after an ideograph).
+    """
+    found = _find_gaiji(value)
+    if not found:
+        return []
+    misplaced = set(misplaced_selectors(value)) if any(is_selector(char) for char in found) else set()
+    return [
+        char
+        for char in found
+        if _PRIVATE_USE.match(char)
+        or (is_selector(char) and char in misplaced)
+        or not (is_han(char) or is_selector(char))
+    ]
 
 
 _Handler = Callable[[Column, str, int, list[FieldError], dict[str, Any]], Any]
@@ -409,7 +432,10 @@ class RecordValidator:
                     errors.append(FieldError(column.header, "invalid_character", message, row))
                     return None
         if column.kind in _TEXT_KINDS and not value.isascii():
-            gaiji = _find_gaiji(value, checked_private_use)
+            if column.alias in _NAME_ALIASES:
+                gaiji = _find_name_gaiji(value)
+            else:
+                gaiji = _find_gaiji(value, checked_private_use)
             if gaiji:
                 message = (
                     f"{column.header}に外字（{_code_points(gaiji)}）が含まれています。"

@@ -92,7 +92,10 @@ class CertificateVersionRead(BaseModel):
     operation: str
     effective_from: dt.date
     recorded_at: dt.datetime
-    name: str
+    name: str = Field(description="氏名（送信されたとおり。IVS・MJ文字を含む）")
+    name_jisx0213: str = Field(description="氏名の JIS X 0213 形（縮退。対応のない文字は〓）")
+    name_jisx0208: str = Field(description="氏名の JIS X 0208 形（国税庁 JIS縮退マップ。対応のない文字は〓）")
+    name_unmapped: str = Field(description="対応する文字のない文字（例: 'JIS X 0208: U+29E3D'）。ないときは空")
     name_kana: str
     birth_date: dt.date
     sex: int

@@ -19,6 +19,7 @@ from pmh.codes.checkdigits import check_number
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.reference import catalogue
 from pmh.registry.models import Certificate, CertificateVersion, GaijiMapping, LinkReview, PayerNumber, Program
+from pmh.registry.names import name_forms
 from pmh.registry.schemas import (
     CertificateRead,
     CertificateVersionRead,
@@ -222,12 +223,16 @@ def _split(text: str) -> list[str]:
 
 def version_read(version: CertificateVersion) -> CertificateVersionRead:
     """Return the API shape of one stored version."""
+    forms = name_forms(version)
     return CertificateVersionRead(
         version=version.version,
         operation=version.operation,
         effective_from=version.effective_from,
         recorded_at=version.recorded_at,
         name=version.name,
+        name_jisx0213=forms.jisx0213,
+        name_jisx0208=forms.jisx0208,
+        name_unmapped=forms.unmapped,
         name_kana=version.name_kana,
         birth_date=version.birth_date,
         sex=version.sex,

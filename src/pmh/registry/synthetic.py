@@ -856,8 +856,9 @@ class _Generator:
         return self._swap_sides(person, written, plain, True)
 
     def _ivs(self, person: _Person) -> _Written:
-        # Certificate files cannot carry variation selectors (the importer refuses them as 外字),
+        # Generated certificate files stay within JIS (a CP932 file cannot carry variation selectors),
         # so the selector is on the insurance record, as a resident-register extract might write it.
+        # The importer accepts IVS in names too; benchmarks/linking_guard.py --mj-rate covers that side.
         person, written, plain = self._replace_one(
             person, lambda char: tuple(char + s for s in _IVS[char]) if char in _IVS else (), self.ivs_surnames
         )

@@ -1,7 +1,7 @@
 """resident: sessions opened with the card, consent withdrawal, audit entries found by subject
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-02 04:30:00.000000
 
 Rules for every revision (see docs/development.md):
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """reception numbers (受付番号 per institution and day) and file lines of upload problems
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-02 05:00:00
 
 Rules for every revision (see docs/development.md):
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
