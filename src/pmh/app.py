@@ -35,6 +35,7 @@ from pmh.reception import pages as reception_pages
 from pmh.registry import api as registry_api
 from pmh.registry import pages as registry_pages
 from pmh.web import pages as web_pages
+from pmh.web.headers import SecurityHeaders
 from pmh.web.session import LoginRequired
 from pmh.web.templating import templates
 
@@ -235,5 +236,6 @@ def create_app() -> FastAPI:
     app.add_exception_handler(PmhError, _handle_pmh_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)
     return app

@@ -105,7 +105,7 @@ def serve(
         from pmh.audit.checkpoints import start_periodic_checkpoints
 
         start_periodic_checkpoints(
-            settings.audit_checkpoint_minutes,
+            settings.audit_checkpoint_minutes * 60,
             settings.effective_audit_checkpoint_dir,
             settings.effective_audit_signing_key_file,
         )

@@ -277,3 +277,21 @@ def test_audit_key_setting_is_used(db_session: Session, caller: Caller, monkeypa
     monkeypatch.delenv("PMH_AUDIT_KEY")
     get_settings.cache_clear()
     assert not service.verify_chain(db_session).ok  # written under PMH_AUDIT_KEY, not the derived key
+
+
+def test_the_server_can_write_checkpoints_periodically(db_session: Session, caller: Caller, tmp_path: Path) -> None:
+    import time
+
+    _append(db_session, caller, 0, 1)
+    db_session.commit()  # to the test's savepoint, which the background thread's session shares
+    settings = get_settings()
+    writer = checkpoints.start_periodic_checkpoints(0.05, tmp_path, settings.effective_audit_signing_key_file)
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.glob("checkpoint-*.json"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        writer.stop()
+    assert not writer.thread.is_alive()
+    assert len(list(tmp_path.glob("checkpoint-*.json"))) >= 2
+    assert _check(db_session, tmp_path).problems == []

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections import defaultdict
@@ -34,6 +35,7 @@ from pmh.errors import PmhError
 FORMAT = "pmh-audit-checkpoint/1"
 JST = ZoneInfo("Asia/Tokyo")
 _BATCH = 500
+log = logging.getLogger("pmh.audit")
 
 
 class CheckpointKeyMissing(PmhError):
@@ -222,21 +224,36 @@ def _check_chain(
                 )
 
 
-def start_periodic_checkpoints(minutes: int, directory: Path, key_path: Path) -> threading.Event:
-    """Write a checkpoint every ``minutes`` in a daemon thread of the server; set the returned event to stop."""
+@dataclass
+class PeriodicCheckpoints:
+    """The server's checkpoint writer: a daemon thread that writes one checkpoint per interval."""
+
+    thread: threading.Thread
+    stopping: threading.Event
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop writing, after the checkpoint in progress (if any) is finished."""
+        self.stopping.set()
+        self.thread.join(timeout_s)
+
+
+def start_periodic_checkpoints(interval_s: float, directory: Path, key_path: Path) -> PeriodicCheckpoints:
+    """Write a checkpoint every ``interval_s`` seconds in a daemon thread of the server.
+
+    A failed checkpoint is logged and the next one tried.
+    """
     from pmh.db import read_only
 
-    stop = threading.Event()
+    stopping = threading.Event()
 
     def run() -> None:
-        while not stop.wait(minutes * 60):
+        while not stopping.wait(interval_s):
             try:
                 with read_only() as session:
                     write_checkpoint(session, directory, key_path)
-            except Exception:  # a failed checkpoint must not stop the next one; it is logged
-                import logging
+            except Exception:  # a failed checkpoint must not stop the next one
+                log.exception("audit checkpoint failed")
 
-                logging.getLogger("pmh.audit").exception("audit checkpoint failed")
-
-    threading.Thread(target=run, name="pmh-audit-checkpoints", daemon=True).start()
-    return stop
+    thread = threading.Thread(target=run, name="pmh-audit-checkpoints", daemon=True)
+    thread.start()
+    return PeriodicCheckpoints(thread, stopping)
