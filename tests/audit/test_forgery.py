@@ -190,6 +190,18 @@ def test_deleted_chain_is_detected_by_the_checkpoint(
     assert len(problems) == 1 and f"鎖 {chain} の連番 3" in problems[0]
 
 
+def test_a_head_without_its_entry_is_still_checkpointed(
+    db_session: Session, caller: Caller, backend: str, chain: int, tmp_path: Path
+) -> None:
+    _append(db_session, caller, chain, 3)
+    _without_guard(db_session, backend)
+    db_session.execute(delete(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq == 3))
+    db_session.expire_all()
+    written = json.loads(_checkpoint(db_session, tmp_path).read_text())
+    assert [(c["chain"], c["seq"], c["time"]) for c in written["chains"]] == [(chain, 3, None)]
+    assert len(_check(db_session, tmp_path).problems) == 1
+
+
 def test_whole_chain_reforged_in_plain_form_is_detected_by_the_checkpoint(
     db_session: Session, caller: Caller, backend: str, chain: int, tmp_path: Path
 ) -> None:

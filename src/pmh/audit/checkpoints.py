@@ -93,12 +93,16 @@ def _canonical(payload: dict[str, Any]) -> bytes:
 
 
 def heads(session: Session) -> list[dict[str, Any]]:
-    """Return every chain's head as a checkpoint records it: chain, seq, hash, time (JST), keyed_from."""
+    """Return every chain's head as a checkpoint records it: chain, seq, hash, time (JST), keyed_from.
+
+    A checkpoint pins the heads as they are; it does not verify the chains (``pmh audit verify`` does).
+    A head whose entry is missing is still recorded (time None), so that verifying reports it.
+    """
     first_keyed = select(AuditEntry.chain, func.min(AuditEntry.seq)).where(AuditEntry.form == KEYED)
     keyed_from = {int(c): int(s) for c, s in session.execute(first_keyed.group_by(AuditEntry.chain))}
     rows = session.execute(
         select(AuditHead.id - 1, AuditHead.seq, AuditHead.entry_hash, AuditEntry.occurred_at)
-        .join(AuditEntry, (AuditEntry.chain == AuditHead.id - 1) & (AuditEntry.seq == AuditHead.seq))
+        .outerjoin(AuditEntry, (AuditEntry.chain == AuditHead.id - 1) & (AuditEntry.seq == AuditHead.seq))
         .where(AuditHead.seq > 0)
         .order_by(AuditHead.id)
     )
@@ -107,7 +111,7 @@ def heads(session: Session) -> list[dict[str, Any]]:
             "chain": int(chain),
             "seq": int(seq),
             "hash": entry_hash,
-            "time": occurred_at.astimezone(JST).isoformat(timespec="seconds"),
+            "time": occurred_at.astimezone(JST).isoformat(timespec="seconds") if occurred_at else None,
             "keyed_from": keyed_from.get(int(chain)),
         }
         for chain, seq, entry_hash, occurred_at in rows
