@@ -84,6 +84,12 @@ def test_migrations_run_as_the_owner_and_the_app_role_works_but_cannot_rewrite_t
         "SET session_replication_role = replica": "permission denied",
         "INSERT INTO alembic_version VALUES ('x')": "permission denied",
         "CREATE TABLE public.sneaky (id int)": "permission denied",
+        "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_keyed_only": "must be owner",
+        (
+            "INSERT INTO audit_entries (chain, seq, occurred_at, actor, role, action, subject_type, subject_id,"
+            " detail, prev_hash, entry_hash, form) VALUES (0, 99, now(), 'x', 'x', 'x', 'x', 'x', '{}',"
+            " repeat('1', 64), repeat('2', 64), 0)"
+        ): "keyed form only",
     }
     with roles.app.connect() as connection:
         for statement, reason in refused.items():

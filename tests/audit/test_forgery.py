@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -110,8 +111,17 @@ def test_edited_entry_relinked_without_the_key_is_detected(
     ]
 
 
-def _legacy_log(session: Session, caller: Caller, chain: int, count: int) -> None:
+def _allow_plain_inserts(session: Session, backend: str) -> None:
+    """Switch off the trigger that refuses new plain entries, inside the test's transaction (needs ownership)."""
+    if backend == "postgresql":
+        session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_keyed_only"))
+    else:
+        session.execute(text("DROP TRIGGER audit_entries_keyed_only"))
+
+
+def _legacy_log(session: Session, caller: Caller, chain: int, count: int, backend: str) -> None:
     """Write ``count`` plain entries and their head, as a hub before revision 0010 did."""
+    _allow_plain_inserts(session, backend)
     previous = service.GENESIS_HASH
     for seq in range(1, count + 1):
         entry = AuditEntry(
@@ -135,9 +145,9 @@ def _legacy_log(session: Session, caller: Caller, chain: int, count: int) -> Non
 
 
 def test_legacy_unkeyed_entries_still_verify_and_the_keyed_start_is_reported(
-    db_session: Session, caller: Caller, chain: int
+    db_session: Session, caller: Caller, chain: int, backend: str
 ) -> None:
-    _legacy_log(db_session, caller, chain, 3)
+    _legacy_log(db_session, caller, chain, 3, backend)
     _append(db_session, caller, chain, 2)
     result = service.verify_chain(db_session)
     assert result.ok, result.problems
@@ -145,6 +155,45 @@ def test_legacy_unkeyed_entries_still_verify_and_the_keyed_start_is_reported(
     shown = CliRunner().invoke(cli, ["audit", "verify"])
     assert shown.exit_code == 0, shown.output
     assert f"鎖 {chain}: 5件、連番 4 から鍵付き（それより前はハッシュ連鎖のみ）" in shown.stdout
+
+
+def test_a_plain_entry_cannot_be_appended_to_a_chain_without_keyed_entries(
+    db_session: Session, caller: Caller, chain: int, backend: str
+) -> None:
+    """Plain links need no key: whoever may INSERT could otherwise extend a chain that is still all plain."""
+    _legacy_log(db_session, caller, chain, 2, backend)
+    db_session.commit()
+    db_session.expire_all()
+    head = db_session.get(AuditHead, chain + 1)
+    assert head is not None
+    forged = AuditEntry(
+        chain=chain,
+        seq=3,
+        occurred_at=dt.datetime(2026, 11, 1, 9, 1, tzinfo=dt.UTC),
+        organisation_id=caller.organisation_id,
+        actor="someone",
+        role="institution",
+        action="certificate.read",
+        subject_type="certificate",
+        subject_id="x",
+        detail="{}",
+        prev_hash=head.entry_hash,
+        form=service.PLAIN,
+    )
+    forged.entry_hash = service.entry_hash(forged)
+    guarded = db_session.connection()
+    if backend == "postgresql":
+        guarded.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_keyed_only"))
+    else:
+        guarded.execute(
+            text(
+                "CREATE TRIGGER audit_entries_keyed_only BEFORE INSERT ON audit_entries WHEN NEW.form <> 1 "
+                "BEGIN SELECT RAISE(ABORT, 'audit entries are written in the keyed form only'); END"
+            )
+        )
+    with pytest.raises(DBAPIError, match="keyed form only"), db_session.begin_nested():
+        db_session.add(forged)
+        db_session.flush()
 
 
 def test_intact_log_matches_its_checkpoints(db_session: Session, caller: Caller, chain: int, tmp_path: Path) -> None:
