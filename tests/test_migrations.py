@@ -44,3 +44,53 @@ def test_models_match_the_migrations(fresh_engine: Engine) -> None:
         upgrade(connection)
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_log_written_before_the_keyed_form_verifies_after_the_upgrade(fresh_engine: Engine) -> None:
+    """Entries of revision 0007's plain SHA-256 chain keep verifying; the keyed form starts after them."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from pmh.audit import service
+    from pmh.audit.models import AuditEntry
+    from pmh.db import UTCDateTime
+
+    with fresh_engine.begin() as connection:
+        upgrade(connection, "0007")
+    entries = sa.table(
+        "audit_entries",
+        *(sa.column(name) for name in ("chain", "seq", "organisation_id", "actor", "role", "action")),
+        *(sa.column(name) for name in ("subject_type", "subject_id", "detail", "prev_hash", "entry_hash")),
+        sa.column("occurred_at", UTCDateTime()),
+    )
+    previous = service.GENESIS_HASH
+    with fresh_engine.begin() as connection:
+        for seq in (1, 2, 3):
+            values = {
+                "chain": 0,
+                "seq": seq,
+                "occurred_at": dt.datetime(2026, 11, 30, 1, 2, seq, 123456, tzinfo=dt.UTC),
+                "organisation_id": None,
+                "actor": "system",
+                "role": "system",
+                "action": "old.read",
+                "subject_type": "certificate",
+                "subject_id": str(seq),
+                "detail": '{"n": 1}',
+                "prev_hash": previous,
+            }
+            previous = service.entry_hash(AuditEntry(**values, form=service.PLAIN))
+            connection.execute(sa.insert(entries).values(**values, entry_hash=previous))
+        connection.execute(sa.text("INSERT INTO audit_head (id, seq, entry_hash) VALUES (1, 3, :h)"), {"h": previous})
+    with fresh_engine.begin() as connection:
+        upgrade(connection)
+    with Session(fresh_engine) as session, session.begin():
+        session.info[service.SESSION_CHAIN] = 0
+        service.record(session, None, "new.read", "certificate", "4")
+        service.record(session, None, "new.read", "certificate", "5")
+    with Session(fresh_engine) as session:
+        result = service.verify_chain(session)
+    assert result.ok, result.problems
+    assert [c.as_dict() for c in result.chains] == [{"chain": 0, "entries": 5, "head_seq": 5, "keyed_from": 4}]

@@ -39,6 +39,7 @@ from pmh.resident import api as resident_api
 from pmh.resident import pages as resident_pages
 from pmh.web import pages as web_pages
 from pmh.web.errors import error_page, validation_message
+from pmh.web.headers import SecurityHeaders
 from pmh.web.session import LoginRequired
 
 log = logging.getLogger("pmh.http")
@@ -271,5 +272,6 @@ def create_app() -> FastAPI:
     app.add_exception_handler(PmhError, _handle_pmh_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)
     return app

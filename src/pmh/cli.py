@@ -65,6 +65,43 @@ def db_upgrade() -> None:
     typer.echo("データベースを最新の状態にしました。")
 
 
+@db_app.command("create-app-role")
+def db_create_app_role(
+    role: Annotated[str, typer.Option("--role", help="作成するロール名（ハブはこのロールで接続します）")],
+    password: Annotated[str | None, typer.Option("--password", help="ログインパスワード（省略可）")] = None,
+    print_sql: Annotated[bool, typer.Option("--print-sql", help="実行せずに SQL を表示")] = False,
+) -> None:
+    """監査ログを書き換えられないアプリケーション用ロールを PostgreSQL に作成します（所有者のURLで実行）。
+
+    監査テーブルには SELECT・INSERT（鎖の末尾 audit_head には UPDATE も）だけを、その他のテーブルには
+    通常の読み書きを許可します。所有権がないため、トリガーの削除・無効化はできません。
+    何度実行しても同じ結果になります（アップグレードの後にも実行してください）。
+    """
+    from sqlalchemy import text
+
+    from pmh.clikit import fail_with
+    from pmh.db import make_engine
+    from pmh.dbroles import app_role_sql, create_app_role
+    from pmh.errors import PmhError
+    from pmh.settings import get_settings
+
+    engine = make_engine(get_settings().effective_migration_database_url)
+    try:
+        with engine.begin() as connection:
+            if print_sql:
+                database = str(connection.execute(text("SELECT current_database()")).scalar_one())
+                shown = "********" if password is not None else None
+                for statement in app_role_sql(role, database, shown):
+                    typer.echo(statement + ";")
+                return
+            create_app_role(connection, role, password)
+    except PmhError as error:
+        fail_with(error)
+    finally:
+        engine.dispose()
+    typer.echo(f"ロール {role} を作成しました。PMH_DATABASE_URL をこのロールの接続先にしてハブを起動してください。")
+
+
 @app.command("serve")
 def serve(
     demo: Annotated[bool, typer.Option("--demo", help="初回起動時にデモデータを作成")] = False,
@@ -83,6 +120,14 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade()
+    if settings.audit_checkpoint_minutes:
+        from pmh.audit.checkpoints import start_periodic_checkpoints
+
+        start_periodic_checkpoints(
+            settings.audit_checkpoint_minutes * 60,
+            settings.effective_audit_checkpoint_dir,
+            settings.effective_audit_signing_key_file,
+        )
     if demo:
         credentials = seed_and_report()
         if credentials is not None:

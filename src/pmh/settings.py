@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AUDIT_KEY_LABEL = b"pmh audit chain HMAC key v1"
+"""Domain-separation label of the audit key derived from the server secret (never change it)."""
 
 
 class Settings(BaseSettings):
@@ -18,6 +23,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str | None = None
+    migration_database_url: str | None = None
+    """The database owner's URL for migrations (``pmh db upgrade``, ``pmh serve`` at start-up,
+    ``pmh db create-app-role``); defaults to ``database_url``. In production the hub itself runs as an
+    application role that cannot change or delete audit entries nor drop their triggers."""
     secret_key: str | None = None
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
@@ -29,6 +38,16 @@ class Settings(BaseSettings):
     audit_chains: int = Field(default=16, ge=1, le=1024)
     """How many independent hash chains the audit log keeps on PostgreSQL (appenders of different
     chains never wait for each other; SQLite writes one chain)."""
+    audit_key: str | None = Field(default=None, min_length=32)
+    """The key of the audit chain's HMAC links, held outside the database. Without it, a key derived
+    from the server secret under its own label (``AUDIT_KEY_LABEL``) is used."""
+    audit_checkpoint_dir: Path | None = None
+    """Where ``pmh audit checkpoint`` writes signed checkpoints (default ``<data_dir>/audit-checkpoints``)."""
+    audit_signing_key_file: Path | None = None
+    """The Ed25519 private key that signs checkpoints (default ``<data_dir>/audit-signing.key``,
+    generated 0600 on first use, its public key beside it as ``.pub``)."""
+    audit_checkpoint_minutes: int = Field(default=0, ge=0)
+    """When above 0, ``pmh serve`` writes a checkpoint every so many minutes (0: only by the command)."""
 
     @property
     def effective_database_url(self) -> str:
@@ -60,6 +79,32 @@ class Settings(BaseSettings):
                 with os.fdopen(descriptor, "w") as handle:
                     handle.write(secrets.token_hex(32))
         return path.read_text().strip().encode()
+
+    @cached_property
+    def effective_audit_key(self) -> bytes:
+        """Return the audit chain's HMAC key: ``PMH_AUDIT_KEY``, or one derived from the server secret.
+
+        The derivation is an HMAC of a fixed label under the server secret, so the chain's key is
+        never the very key that hashes My Numbers, and neither is stored in the database.
+        """
+        if self.audit_key:
+            return self.audit_key.encode()
+        return hmac.new(self.effective_secret_key, AUDIT_KEY_LABEL, hashlib.sha256).digest()
+
+    @property
+    def effective_migration_database_url(self) -> str:
+        """Return the URL migrations run with: the owner's, or the hub's own when none is set."""
+        return self.migration_database_url or self.effective_database_url
+
+    @property
+    def effective_audit_checkpoint_dir(self) -> Path:
+        """Return the directory checkpoints are written to and read from by default."""
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
+
+    @property
+    def effective_audit_signing_key_file(self) -> Path:
+        """Return the path of the checkpoints' Ed25519 private key (its public key: same name + ``.pub``)."""
+        return self.audit_signing_key_file or self.data_dir / "audit-signing.key"
 
 
 @lru_cache

@@ -36,43 +36,34 @@ def _append(session: Session, caller: Caller, chain: int, count: int) -> None:
     session.info.pop(service.SESSION_CHAIN)
 
 
-def test_chain_zero_keeps_its_original_hash_form(db_session: Session, caller: Caller) -> None:
+_FIELDS = (
+    "seq",
+    "occurred_at",
+    "organisation_id",
+    "actor",
+    "role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "detail",
+    "prev_hash",
+)
+
+
+def test_plain_entries_of_chain_zero_keep_the_original_hash_form(db_session: Session, caller: Caller) -> None:
     db_session.info[service.SESSION_CHAIN] = 0
     entry = service.record(db_session, caller, "a", "t", "1", {"k": "v"})
-    assert entry.chain == 0
-    fields = [
-        entry.seq,
-        entry.occurred_at.isoformat(timespec="microseconds"),
-        entry.organisation_id,
-        entry.actor,
-        entry.role,
-        entry.action,
-        entry.subject_type,
-        entry.subject_id,
-        entry.detail,
-        entry.prev_hash,
-    ]
+    assert entry.chain == 0 and entry.form == service.KEYED
+    # The same entry as it would have been written before the keyed form existed.
+    plain = AuditEntry(**{c: getattr(entry, c) for c in _FIELDS}, chain=0, form=service.PLAIN)
+    fields = [getattr(entry, c) for c in _FIELDS]
+    fields[1] = entry.occurred_at.isoformat(timespec="microseconds")
     canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
-    assert entry.entry_hash == hashlib.sha256(canonical).hexdigest()
-    moved = AuditEntry(
-        **{
-            c: getattr(entry, c)
-            for c in (
-                "seq",
-                "occurred_at",
-                "organisation_id",
-                "actor",
-                "role",
-                "action",
-                "subject_type",
-                "subject_id",
-                "detail",
-                "prev_hash",
-            )
-        }
-    )
-    moved.chain = entry.chain + 1
-    assert service.entry_hash(moved) != entry.entry_hash  # a chain's entries cannot pass as another's
+    assert service.entry_hash(plain) == hashlib.sha256(canonical).hexdigest()
+    moved = AuditEntry(**{c: getattr(entry, c) for c in _FIELDS}, chain=1, form=service.PLAIN)
+    assert service.entry_hash(moved) != service.entry_hash(plain)  # a chain's entries cannot pass as another's
+    keyed_moved = AuditEntry(**{c: getattr(entry, c) for c in _FIELDS}, chain=1, form=service.KEYED)
+    assert service.entry_hash(keyed_moved) != entry.entry_hash
 
 
 def test_several_chains_each_verify_and_a_break_names_its_chain(

@@ -1,30 +1,94 @@
-"""Commands for the audit log."""
+"""Commands for the audit log: verify it (optionally against signed checkpoints) and write checkpoints."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from pmh.audit import service
-from pmh.clikit import print_json, stderr, stdout
+from pmh.audit import checkpoints, service
+from pmh.clikit import fail_with, print_json, stderr, stdout
 from pmh.db import read_only
+from pmh.errors import PmhError
+from pmh.settings import get_settings
 
 app = typer.Typer(help="監査ログ", no_args_is_help=True)
 
 
+def _describe(chain: service.ChainReport) -> str:
+    name = f"鎖 {chain.chain}"
+    if chain.keyed_from is None:
+        return f"{name}: {chain.entries}件、鍵付きの記録なし（ハッシュ連鎖のみ）"
+    if chain.keyed_from == 1:
+        return f"{name}: {chain.entries}件、すべて鍵付き"
+    return f"{name}: {chain.entries}件、連番 {chain.keyed_from} から鍵付き（それより前はハッシュ連鎖のみ）"
+
+
 @app.command("verify")
-def verify(as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False) -> None:
-    """監査ログのハッシュ連鎖を検証し、改ざん・削除・並べ替えを検出します。"""
-    with read_only() as session:
-        result = service.verify_chain(session)
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option("--checkpoints", help="署名付きチェックポイントのディレクトリ（照合する）")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="チェックポイントの公開鍵（既定: 署名鍵と同じ場所の .pub）")
+    ] = None,
+) -> None:
+    """監査ログの連鎖（鍵付きHMAC）を検証し、改ざん・削除・並べ替えを検出します。
+
+    --checkpoints を指定すると、各チェックポイントの署名と、そこに記録された各鎖の末尾が
+    今もログにあることを確かめます（末尾の切り詰め・鎖ごとの削除・作り直しを検出）。
+    """
+    settings = get_settings()
+    checked: checkpoints.CheckpointVerification | None = None
+    try:
+        with read_only() as session:
+            result = service.verify_chain(session)
+            if checkpoint_dir is not None:
+                key_path = public_key or checkpoints.public_key_path(settings.effective_audit_signing_key_file)
+                checked = checkpoints.verify_checkpoints(session, checkpoint_dir, checkpoints.load_public_key(key_path))
+    except PmhError as error:
+        fail_with(error, as_json)
+    problems = result.problems + (checked.problems if checked else [])
     if as_json:
-        print_json({"ok": result.ok, "entries": result.entries, "problems": result.problems})
-    elif result.ok:
-        stdout.print(f"監査ログは正常です（{result.entries}件）。")
+        output: dict[str, Any] = {
+            "ok": not problems,
+            "entries": result.entries,
+            "problems": problems,
+            "chains": [c.as_dict() for c in result.chains],
+        }
+        if checked is not None:
+            output["checkpoints"] = checked.as_dict()
+        print_json(output)
     else:
-        for problem in result.problems:
+        for chain in result.chains:
+            stdout.print(_describe(chain), highlight=False)
+        if checked is not None:
+            stdout.print(f"チェックポイント {checked.files} 件（最新 {checked.latest or 'なし'}）を照合しました。")
+        if not problems:
+            stdout.print(f"監査ログは正常です（{result.entries}件）。")
+        for problem in problems:
             stderr.print(f"[red]検出:[/red] {problem}", highlight=False)
-        stderr.print(f"監査ログに {len(result.problems)} 件の異常があります（{result.entries}件中）。")
-    if not result.ok:
+        if problems:
+            stderr.print(f"監査ログに {len(problems)} 件の異常があります（{result.entries}件中）。")
+    if problems:
         raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint(
+    out: Annotated[Path | None, typer.Option("--out", help="書き出し先（既定: PMH_AUDIT_CHECKPOINT_DIR）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+) -> None:
+    """各鎖の末尾を Ed25519 で署名したチェックポイントをファイルに書き出します（cron で定期実行）。"""
+    settings = get_settings()
+    directory = out or settings.effective_audit_checkpoint_dir
+    with read_only() as session:
+        path = checkpoints.write_checkpoint(session, directory, settings.effective_audit_signing_key_file)
+    if as_json:
+        chains = json.loads(path.read_text(encoding="utf-8"))["chains"]
+        print_json({"file": str(path), "chains": chains})
+    else:
+        stdout.print(f"チェックポイントを書き出しました: {path}", highlight=False)

@@ -15,7 +15,9 @@ class AuditEntry(Base):
 
     ``subject_id`` names records by their ids or keyed hashes, never by My Number or name. The log
     is several independent hash chains (``chain``), each numbered by its own ``seq``, so that
-    appenders of different chains never wait for one another.
+    appenders of different chains never wait for one another. ``form`` says how the entry is linked:
+    0 a plain SHA-256 (entries written before revision 0010), 1 an HMAC under the audit key, which
+    the database does not hold.
     """
 
     __tablename__ = "audit_entries"
@@ -34,6 +36,7 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    form: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class AuditHead(Base):

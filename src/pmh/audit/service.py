@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from pmh.settings import get_settings
 
 GENESIS_HASH = "0" * 64
 SESSION_CHAIN = "pmh_audit_chain"
+PLAIN, KEYED = 0, 1
+"""``AuditEntry.form``: a plain SHA-256 link (entries written before revision 0010) or an HMAC link."""
 
 
 def _head_id(chain: int) -> int:
@@ -29,10 +32,11 @@ def _head_id(chain: int) -> int:
 
 
 def _canonical(entry: AuditEntry) -> bytes:
-    """Serialise exactly the fields the hash covers, in a fixed order and format.
+    """Serialise exactly the fields the link covers, in a fixed order and format.
 
-    Entries of chain 0 keep the form they had when the log was a single chain; the others add
-    their chain, so an entry cannot be moved from one chain to another unnoticed.
+    Plain entries of chain 0 keep the form they had when the log was a single chain; other plain
+    entries add their chain, so an entry cannot be moved from one chain to another unnoticed. Keyed
+    entries always carry a label, their form and their chain.
     """
     fields: list[object] = [
         entry.seq,
@@ -46,14 +50,25 @@ def _canonical(entry: AuditEntry) -> bytes:
         entry.detail,
         entry.prev_hash,
     ]
-    if entry.chain:
+    if entry.form == KEYED:
+        fields = ["pmh-audit", KEYED, entry.chain, *fields]
+    elif entry.chain:
         fields.append(entry.chain)
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """Return the SHA-256 that chains this entry to its predecessor."""
-    return hashlib.sha256(_canonical(entry)).hexdigest()
+def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
+    """Return the link that chains this entry to its predecessor: the one place entries are hashed.
+
+    A keyed entry's link is ``HMAC-SHA256(audit key, canonical form)``: without the key, which the
+    database does not hold, nobody can re-compute a chain after editing it. A plain entry (written
+    before the keyed form existed) keeps its SHA-256. ``key`` defaults to the configured audit key.
+    """
+    if entry.form == PLAIN:
+        return hashlib.sha256(_canonical(entry)).hexdigest()
+    if entry.form != KEYED:
+        raise ValueError(f"unknown audit entry form {entry.form!r}")
+    return hmac.new(key or get_settings().effective_audit_key, _canonical(entry), hashlib.sha256).hexdigest()
 
 
 def _chain_of(session: Session) -> int:
@@ -120,6 +135,7 @@ def record(
         subject_id=redact_my_numbers(subject)[:128],
         detail=redact_my_numbers(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)),
         prev_hash=head.entry_hash if head else GENESIS_HASH,
+        form=KEYED,
     )
     entry.entry_hash = entry_hash(entry)
     session.add(entry)
@@ -132,11 +148,28 @@ def record(
 
 
 @dataclass
+class ChainReport:
+    """One chain as verification found it: its entries, its head, and from which entry it is keyed."""
+
+    chain: int
+    entries: int
+    head_seq: int
+    head_hash: str
+    keyed_from: int | None
+    """The first keyed entry's sequence number; entries before it are only hash-chained (None: none keyed)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as the ``--json`` output's ``chains`` item."""
+        return {"chain": self.chain, "entries": self.entries, "head_seq": self.head_seq, "keyed_from": self.keyed_from}
+
+
+@dataclass
 class ChainVerification:
-    """What verifying the chain found: how many entries, and each break with its position."""
+    """What verifying the chain found: how many entries, each chain's report, and each break with its position."""
 
     entries: int = 0
     problems: list[str] = field(default_factory=list)
+    chains: list[ChainReport] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -144,21 +177,28 @@ class ChainVerification:
         return not self.problems
 
 
-def verify_chain(session: Session, batch_size: int = 5000) -> ChainVerification:
-    """Walk every chain and report every edited, deleted or reordered entry, naming its chain."""
+def verify_chain(session: Session, batch_size: int = 5000, key: bytes | None = None) -> ChainVerification:
+    """Walk every chain and report every edited, deleted or reordered entry, naming its chain.
+
+    Keyed entries are checked with the audit key (``key``, default the configured one); an entry in
+    the plain form after a keyed one in the same chain is a forgery (a keyed chain cannot be
+    re-computed without the key, so a forger would have to fall back to the plain form).
+    """
+    key = key or get_settings().effective_audit_key
     result = ChainVerification()
     heads = {head.id - 1: head for head in session.scalars(select(AuditHead))}
     chains = set(heads) | set(session.scalars(select(AuditEntry.chain).distinct()))
     for chain in sorted(chains):
-        _verify_one(session, chain, heads.get(chain), batch_size, result)
+        _verify_one(session, chain, heads.get(chain), batch_size, key, result)
     return result
 
 
 def _verify_one(
-    session: Session, chain: int, head: AuditHead | None, batch_size: int, result: ChainVerification
+    session: Session, chain: int, head: AuditHead | None, batch_size: int, key: bytes, result: ChainVerification
 ) -> None:
     where = f"鎖 {chain} の" if chain else ""
     expected_seq, previous_hash = 1, GENESIS_HASH
+    keyed_from: int | None = None
     stream = session.execute(
         select(AuditEntry)
         .where(AuditEntry.chain == chain)
@@ -172,14 +212,23 @@ def _verify_one(
             result.problems.append(f"{where}連番 {expected_seq}〜{entry.seq - 1} の記録が欠けています（削除の疑い）。")
         if entry.prev_hash != previous_hash:
             result.problems.append(f"{where}連番 {entry.seq} の直前の記録と連鎖していません（削除・並べ替えの疑い）。")
-        if entry_hash(entry) != entry.entry_hash:
+        if entry.form not in (PLAIN, KEYED):
+            result.problems.append(f"{where}連番 {entry.seq} の形式 {entry.form} は不明です（改ざんの疑い）。")
+        elif entry.form == PLAIN and keyed_from is not None:
+            result.problems.append(
+                f"{where}連番 {entry.seq} は鍵なしの形式ですが、連番 {keyed_from} から鍵付きです（改ざんの疑い）。"
+            )
+        elif entry_hash(entry, key) != entry.entry_hash:
             result.problems.append(f"{where}連番 {entry.seq} の内容がハッシュと一致しません（改ざんの疑い）。")
+        if entry.form == KEYED and keyed_from is None:
+            keyed_from = entry.seq
         expected_seq, previous_hash = entry.seq + 1, entry.entry_hash
     result.entries += count
     if head is None and count:
         result.problems.append(f"{where}監査ログの末尾情報がありません（改ざんの疑い）。")
     elif head is not None and (head.seq != expected_seq - 1 or head.entry_hash != previous_hash):
         result.problems.append(f"{where}末尾の記録が連番 {head.seq} と一致しません（末尾の削除の疑い）。")
+    result.chains.append(ChainReport(chain, count, expected_seq - 1, previous_hash, keyed_from))
 
 
 PATIENT_SECRET_DETAIL = frozenset({"offered_certificates", "withheld", "subsidy"})

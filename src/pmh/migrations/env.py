@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the connection given by pmh, or the configured database URL."""
+"""Alembic environment: runs against the connection given by pmh, or the configured migration URL."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+    # Migrations run as the database owner, which may differ from the role the hub serves as.
+    url = config.get_main_option("sqlalchemy.url") or get_settings().effective_migration_database_url
     engine = make_engine(url)
     with engine.connect() as new_connection:
         _run(new_connection)

@@ -1,7 +1,7 @@
 """registry: 機関別受給者証種別ID on programs, 履歴キー on certificate versions
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-02 04:30:00
 
 Rules for every revision (see docs/development.md):
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
