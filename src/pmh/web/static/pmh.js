@@ -19,3 +19,11 @@ document.addEventListener("change", (event) => {
     submit.disabled = !box.form.querySelector("input[name=selected]:checked");
   }
 });
+
+// A form with [data-confirm] asks before it is sent (e.g. withdrawing a consent on the resident's page).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
