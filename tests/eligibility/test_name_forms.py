@@ -57,8 +57,9 @@ def test_each_format_carries_the_form_its_receiver_can_hold(world: w.World) -> N
     assert {"url": PMH_NAME_JISX0213, "valueString": JISX0213} in kanji["extension"]
 
     orca = world.eligibility(reception, format="orca")
-    assert orca["Patient_Information"]["WholeName"] == JISX0208
-    assert orca["pmh_name"] == {"original": ORIGINAL, "jisx0213": JISX0213, "unmapped": "JIS X 0208: U+29E3D"}
+    assert "WholeName" not in str(orca["patientmodv3req2"])  # patientmodv32 names the patient by Patient_ID only
+    assert orca["pmh"]["name"] == {"original": ORIGINAL, "jisx0213": JISX0213, "unmapped": "JIS X 0208: U+29E3D"}
+    assert JISX0208 != ORIGINAL
 
 
 def test_a_jis_x_0208_name_is_the_same_in_every_format(world: w.World, db_session: Session) -> None:
@@ -71,4 +72,4 @@ def test_a_jis_x_0208_name_is_the_same_in_every_format(world: w.World, db_sessio
         "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
     ]
     orca = world.eligibility(reception, format="orca")
-    assert orca["Patient_Information"]["WholeName"] == "辻 花子" and "pmh_name" not in orca
+    assert "name" not in orca["pmh"]  # nothing to add when the JIS X 0208 form is the name itself
