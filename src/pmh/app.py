@@ -73,6 +73,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "現在の状態と矛盾します"),
         (413, "ファイルが大きすぎます"),
         (422, "入力内容に誤りがあります"),
+        (429, "試行回数が多すぎます"),
     )
 }
 
@@ -114,9 +115,13 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if _wants_html(request):
         context = {"staff": None, "title": exc.title, "message": exc.message}
-        return templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        page = templates.TemplateResponse(request, "web/error.html", context, status_code=exc.status_code)
+        page.headers.update(exc.headers())
+        return page
     errors = [e.as_dict() for e in exc.errors]
-    return _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
+    response = _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
+    response.headers.update(exc.headers())
+    return response
 
 
 def _location(loc: tuple[Any, ...]) -> str:

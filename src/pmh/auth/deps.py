@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from pmh.auth import service
+from pmh.auth import limits, service
 from pmh.auth.schemas import Caller, Role
 from pmh.deps import SessionDep
 from pmh.errors import NotAuthenticated
@@ -23,15 +23,24 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def requires(*roles: Role) -> Any:
     """Return a dependency that authenticates the bearer key and admits only the given roles."""
 
-    def caller_with_role(session: SessionDep, credentials: BearerDep) -> Caller:
+    def caller_with_role(request: Request, session: SessionDep, credentials: BearerDep) -> Caller:
         if credentials is None or not credentials.credentials:
             raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
-        caller = service.authenticate_api_key(session, credentials.credentials)
+        try:
+            caller = service.authenticate_api_key(session, credentials.credentials)
+        except service.KeyRefused as refused:
+            over = limits.note_failures(session, [limits.Target("api_key_client", client_address(request))])
+            raise (over or refused) from None
         service.require_role(caller, roles)
         return caller
 
     caller_with_role.__pmh_roles__ = roles  # type: ignore[attr-defined]
     return Depends(caller_with_role)
+
+
+def client_address(request: Request) -> str:
+    """Return the address of the client a rate limit counts for (the peer; no proxy header is trusted)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def public() -> Any:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pmh.audit import service as audit
+from pmh.auth import limits
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
 from pmh.bulk import in_values
@@ -45,7 +46,7 @@ from pmh.eligibility.schemas import (
     RecheckReport,
     SubsidyRead,
 )
-from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
+from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, PmhError
 from pmh.reception import service as patients
 from pmh.reference import catalogue
 from pmh.registry.models import Certificate, CertificateVersion, Program
@@ -146,6 +147,18 @@ def _organisation_names(session: Session, ids: Iterable[int]) -> dict[int, tuple
 # --- the reader: card session and consent -----------------------------------------------------
 
 
+def _auth_details(caller: Caller, data: CardSessionCreate, refusal: PmhError | None = None) -> dict[str, Any]:
+    """Return how the holder was authenticated and at which registered reader (audit details)."""
+    details: dict[str, Any] = {"auth": data.auth}
+    if caller.reader_name is not None:
+        details["reader"] = caller.reader_name
+    if data.auth == "face" and caller.face_device:
+        details["face_device"] = True
+    if refusal is not None:
+        details["code"] = refusal.code
+    return details
+
+
 def open_card_session(
     session: Session, caller: Caller, data: CardSessionCreate, now: dt.datetime | None = None
 ) -> CardSessionRead:
@@ -157,10 +170,26 @@ def open_card_session(
     """
     now = now or utcnow()
     today = today_in_japan(now)
+    if data.auth == "face" and not caller.face_device:
+        not_face_device = cards.FaceNotAvailable(
+            "このカードリーダーは顔認証付きカードリーダーとして登録されていないため、顔認証は使えません。"
+            "暗証番号（数字4桁）で本人確認してください。"
+        )
+        details = _auth_details(caller, data, not_face_device)
+        audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], details)
+        raise not_face_device
+    targets = [
+        limits.Target("card_serial", data.card_serial.strip().upper()),
+        limits.Target("card_reader", f"{caller.organisation_id}:{caller.actor}"),
+    ]
+    limits.refuse_if_limited(session, targets, now)
     check = cards.authenticate_card(session, data.card_serial, data.auth, data.pin, data.face_matched, today)
     if check.identity is None:
         refusal = check.refusal or cards.CardRefused("カードによる本人確認ができませんでした。")
-        audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], {"code": refusal.code})
+        audit.record(
+            session, caller, "card_session.refused", "card", data.card_serial[:32], _auth_details(caller, data, refusal)
+        )
+        limits.note_failures(session, targets, now)
         raise refusal
     identity = check.identity
     states = [
@@ -186,7 +215,7 @@ def open_card_session(
         "card_session.open",
         "card_session",
         str(card_session.id),
-        {"auth": data.auth, "offered_certificates": [s.certificate.id for s in states]},
+        _auth_details(caller, data) | {"offered_certificates": [s.certificate.id for s in states]},
     )
     names = _organisation_names(session, (s.certificate.municipality_id for s in states))
     offered = [
