@@ -40,9 +40,9 @@ app.add_typer(subsidy_app, name="subsidy")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """データベースを最新のスキーマに更新します。"""
-    from pmh.migrate import upgrade
+    from pmh.migrate import upgrade_or_exit
 
-    upgrade()
+    upgrade_or_exit()
     typer.echo("データベースを最新の状態にしました。")
 
 
@@ -58,12 +58,12 @@ def serve(
     from pmh.app import create_app
     from pmh.demo.cli import print_credentials, seed_and_report
     from pmh.logs import configure_logging
-    from pmh.migrate import upgrade
+    from pmh.migrate import upgrade_or_exit
     from pmh.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    upgrade()
+    upgrade_or_exit()
     if demo:
         credentials = seed_and_report()
         if credentials is not None:

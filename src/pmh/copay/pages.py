@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pmh.codes.fiscal import MONTH_PATTERN
 from pmh.copay import service
 from pmh.copay.schemas import CopaySheet
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 from pmh.web.session import StaffContext, StaffDep, staff_in_role
 from pmh.web.templating import templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MonthQuery = Annotated[str, Query(pattern=MONTH_PATTERN)]
 CSV_HEADER = ("日付", "医療機関コード", "医療機関名", "入院", "医療費総額", "自己負担額", "累計", "取消")
 
 
@@ -31,7 +32,7 @@ def _sheet(
 @router.get("/{reception_id}/copay", response_class=HTMLResponse)
 def sheet_page(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: str,
@@ -47,7 +48,7 @@ def sheet_page(
 
 @router.get("/{reception_id}/copay.csv")
 def sheet_csv(
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: str,

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pmh.codes.fiscal import MONTH_PATTERN
+
 AuthMethod = Literal["face", "pin"]
 SubsidyConsent = Literal["all", "select", "none"]
 SubsidyStatus = Literal["valid", "expired", "not_yet_valid"]
@@ -164,7 +166,7 @@ class PatientLink(BaseModel):
 class RecheckCreate(BaseModel):
     """The month to re-check before the claim (YYYY-MM)."""
 
-    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+    month: Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2026-11"])]
 
 
 class RecheckChange(BaseModel):

@@ -25,6 +25,7 @@ from pmh.auth.schemas import Caller
 from pmh.bulk import in_values
 from pmh.cards import service as cards
 from pmh.cards.models import InsuranceRecord
+from pmh.codes.fiscal import month_bounds
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
@@ -699,13 +700,6 @@ def link_patient(session: Session, caller: Caller, reception_id: int, data: Pati
 # --- 一括照会: the monthly re-check before the claim ---------------------------------------------
 
 
-def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    year, number = (int(part) for part in month.split("-"))
-    first = dt.date(year, number, 1)
-    following = dt.date(year + (number == 12), number % 12 + 1, 1)
-    return first, following - dt.timedelta(days=1)
-
-
 def _changes(before: dict[str, Any], now: SubsidyRead | None, successors: list[Certificate]) -> list[RecheckChange]:
     if now is None:
         return [
@@ -824,7 +818,7 @@ def recheck(session: Session, caller: Caller, month: str) -> RecheckReport:
     through the patient's own card session. Certificates never read are skipped (their first read
     will already be current).
     """
-    first, last = _month_bounds(month)
+    first, last = month_bounds(month)
     data = _load_month(session, caller, first, last)
     items: list[RecheckItem] = []
     checked = 0

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 from pmh.eligibility import formats
 from pmh.eligibility import service as eligibility
 from pmh.eligibility.schemas import EligibilityFormat, PatientLink
@@ -44,7 +44,7 @@ def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date |
 @router.post("/{reception_id}/patient", response_class=HTMLResponse)
 def link(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     patient_number: Annotated[str, Form(max_length=20)] = "",
@@ -67,7 +67,7 @@ def link(
 
 @router.get("/{reception_id}/eligibility", response_class=HTMLResponse)
 def result(
-    request: Request, reception_id: int, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
+    request: Request, reception_id: DbId, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Show the eligibility result as staff read it, with the downloads a レセコン imports."""
     found = eligibility.eligibility(
@@ -79,7 +79,11 @@ def result(
 
 @router.get("/{reception_id}/eligibility.{fmt}")
 def download(
-    reception_id: int, fmt: EligibilityFormat, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
+    reception_id: DbId,
+    fmt: EligibilityFormat,
+    session: SessionDep,
+    staff: StaffDep,
+    service_date: dt.date | None = None,
 ) -> Response:
     """Download the eligibility result in one format (the file a レセコン imports)."""
     found = eligibility.eligibility(
