@@ -69,7 +69,7 @@ def authenticate(
         # Rendered, not raised: the wrong-PIN count this request made must commit with it.
         context["error"] = exc.message
         context["unlock_path"] = exc.extensions.get("unlock_path")
-        return templates.TemplateResponse(request, "eligibility/kiosk_card.html", context, status_code=401)
+        return templates.TemplateResponse(request, "eligibility/kiosk_card.html", context, status_code=exc.status_code)
     context["card_session"] = card_session
     return templates.TemplateResponse(request, "eligibility/kiosk_consent.html", context)
 
