@@ -26,6 +26,7 @@ from pmh.bulk import in_values
 from pmh.cards import service as cards
 from pmh.cards.models import InsuranceRecord
 from pmh.codes.fiscal import month_bounds
+from pmh.codes.text import normalize_text
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
@@ -180,7 +181,7 @@ def open_card_session(
         audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], details)
         raise not_face_device
     targets = [
-        limits.Target("card_serial", data.card_serial.strip().upper()),
+        limits.Target("card_serial", normalize_text(data.card_serial).upper()),
         limits.Target("card_reader", f"{caller.organisation_id}:{caller.actor}"),
     ]
     limits.refuse_if_limited(session, targets, now)
