@@ -39,11 +39,19 @@ def _keys_by_role(session: Session) -> dict[str, str]:
 # test's transaction (both backends) through the dependency override.
 APP = create_app()
 POSITIVE_EXAMPLES = 30
-NEGATIVE_EXAMPLES = 15
+NEGATIVE_EXAMPLES = 10
 
 
 def _schema(mode: str) -> schemathesis.BaseSchema:
-    config = SchemathesisConfig.from_dict({"generation": {"mode": mode, "allow-x00": mode == "negative"}})
+    # Valid by the schema is not always valid by the rules (a payer number's check digit, a program
+    # the municipality does not run): a 4xx problem for those is right, so positive data is not
+    # required to be accepted. NUL is refused by design (pmh.bodyguard), so only invalid data has it.
+    config = SchemathesisConfig.from_dict(
+        {
+            "generation": {"mode": mode, "allow-x00": mode == "negative"},
+            "checks": {"positive_data_acceptance": {"enabled": False}},
+        }
+    )
     return schemathesis.openapi.from_asgi("/openapi.json", APP, config=config)
 
 
@@ -105,4 +113,5 @@ def test_invalid_input_is_a_4xx_problem_never_a_server_error(case: schemathesis.
     response = case.call(headers=_headers_for(fuzz_app, case.method, case.path))
     assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text[:500]}"
     if response.status_code >= 400:
-        assert response.headers["content-type"].startswith("application/problem+json"), response.text[:200]
+        content_type = response.headers.get("content-type") or [""]  # schemathesis: every value a list
+        assert content_type[0].startswith("application/problem+json"), response.text[:200]
