@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pmh.app import all_routes, create_app
 from pmh.deps import get_session
+from pmh.settings import get_settings
 from tests import factories as f
 from tests.routes import PUBLIC, route_access
 
@@ -60,7 +61,11 @@ negative = _schema("negative")
 
 
 @pytest.fixture
-def fuzz_app(db_session: Session) -> Iterator[FastAPI]:
+def fuzz_app(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
+    # One client sends every case; schemathesis' own wrong-key probes must meet 401, not the limit.
+    monkeypatch.setenv("PMH_LIMIT_API_KEY_PER_CLIENT", "1000000")
+    get_settings.cache_clear()
+
     def _session() -> Iterator[Session]:
         with db_session.begin_nested():
             yield db_session

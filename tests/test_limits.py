@@ -67,7 +67,8 @@ def test_a_huge_upload_without_a_key_is_refused_by_its_length_before_it_is_read(
     status, problem = _call_without_body(
         "/api/v1/uploads", {"content-length": str(GIB), "content-type": "multipart/form-data; boundary=x"}
     )
-    assert (status, problem["code"]) == (413, "request_too_large")
+    assert (status, problem["code"]) == (413, "upload_too_large")
+    assert "上限 100 MB" in problem["detail"]
 
 
 def test_a_large_body_to_an_ordinary_route_is_refused_by_its_length() -> None:

@@ -115,7 +115,8 @@ class BodyGuard:
                 detail = (
                     f"リクエストが大きすぎます（{int(declared):,} バイト、上限 {_size(limit)}）。何も反映していません。"
                 )
-                await _problem(413, "request_too_large", "リクエストが大きすぎます", detail)(scope, receive, send)
+                code = "upload_too_large" if upload else "request_too_large"
+                await _problem(413, code, "リクエストが大きすぎます", detail)(scope, receive, send)
                 return
         if upload:
             refusal = await self._upload_refusal(scope, headers)
