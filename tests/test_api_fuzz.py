@@ -56,6 +56,9 @@ def _schema(mode: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_asgi("/openapi.json", APP, config=config)
 
 
+# Drawing the participation map takes about a second a call: it gets a few examples of its own.
+SLOW = "^/api/v1/stats/participation/map$"
+SLOW_EXAMPLES = 4
 positive = _schema("positive")
 negative = _schema("negative")
 
@@ -106,15 +109,31 @@ def _headers_for_roles(method: str, path: str) -> tuple[str, ...] | None:
     return None
 
 
-@positive.parametrize()
+@positive.exclude(path_regex=SLOW).parametrize()
 @settings(max_examples=POSITIVE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_errors_and_keeps_its_schema(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
     case.call_and_validate(headers=_headers_for(fuzz_app, case.method, case.path))
 
 
-@negative.parametrize()
+@positive.include(path_regex=SLOW).parametrize()
+@settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_slow_operations_never_error(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
+    case.call_and_validate(headers=_headers_for(fuzz_app, case.method, case.path))
+
+
+@negative.exclude(path_regex=SLOW).parametrize()
 @settings(max_examples=NEGATIVE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_invalid_input_is_a_4xx_problem_never_a_server_error(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
+    _refused_as_a_problem(case, fuzz_app)
+
+
+@negative.include(path_regex=SLOW).parametrize()
+@settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_invalid_input_to_slow_operations_is_a_4xx_problem(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
+    _refused_as_a_problem(case, fuzz_app)
+
+
+def _refused_as_a_problem(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
     response = case.call(headers=_headers_for(fuzz_app, case.method, case.path))
     assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text[:500]}"
     if response.status_code >= 400:
