@@ -161,6 +161,7 @@ def _keys() -> tuple[str, str]:
     """Issue a fresh institution key and card-reader key for the benchmark clinic (created if missing)."""
     from sqlalchemy import select
 
+    from pmh.auth import readers
     from pmh.auth import service as auth
     from pmh.auth.models import Organisation
     from pmh.db import unit_of_work
@@ -170,7 +171,8 @@ def _keys() -> tuple[str, str]:
         if clinic is None:
             clinic = auth.add_institution(session, CLINIC_CODE, CLINIC_NAME, "clinic")
         institution = auth.create_api_key(session, clinic, "institution", "benchmark")
-        reader = auth.create_api_key(session, clinic, "card_reader", "benchmark")
+        # a registered face-recognition reader: only its own key may authenticate by face
+        _, reader = readers.add_reader(session, CLINIC_CODE, f"benchmark-{time.time_ns()}", face=True)
     return institution.key, reader.key
 
 
@@ -230,7 +232,7 @@ def _make_receptions(insurance: Path, count: int, seed: int) -> Setup:
             with unit_of_work() as session:
                 for serial in serials:
                     opened = eligibility.open_card_session(
-                        session, reader, CardSessionCreate(card_serial=serial, auth="face")
+                        session, reader, CardSessionCreate(card_serial=serial, auth="face", face_matched=True)
                     )
                     if len(opened.certificates) != 1:
                         raise SystemExit(f"card {serial}: {len(opened.certificates)} certificates offered, not one")

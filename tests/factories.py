@@ -39,6 +39,13 @@ def api_key(session: Session, organisation: Organisation, role: Role) -> str:
     return service.create_api_key(session, organisation, role).key
 
 
+def face_reader(session: Session, code: str = CLINIC_CODE, name: str = "受付1") -> str:
+    """Register a face-recognition card reader of an institution and return its own key."""
+    from pmh.auth.readers import add_reader
+
+    return add_reader(session, code, name, face=True)[1].key
+
+
 def bearer(key: str) -> dict[str, str]:
     """Return the Authorization header for a key."""
     return {"Authorization": f"Bearer {key}"}

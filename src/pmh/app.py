@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -22,6 +22,8 @@ from pmh.audit import api as audit_api
 from pmh.audit import pages as audit_pages
 from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
+from pmh.auth.deps import check_upload_key
+from pmh.bodyguard import BodyGuard
 from pmh.codes import api as codes_api
 from pmh.copay import api as copay_api
 from pmh.copay import pages as copay_pages
@@ -77,12 +79,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "現在の状態と矛盾します"),
         (413, "ファイルが大きすぎます"),
         (422, "入力内容に誤りがあります"),
+        (429, "試行回数が多すぎます"),
     )
 }
 
 
 _HTTP_TITLES = {
     400: "リクエストの形式が正しくありません",
+    413: "リクエストが大きすぎます",
     404: "見つかりません",
     405: "この方法では呼び出せません",
 }
@@ -118,9 +122,13 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if _wants_html(request):
         fields = [{"field": e.field, "message": e.message} for e in exc.errors if e.message != exc.message]
-        return error_page(request, exc.status_code, exc.title, exc.message, fields)
+        page = error_page(request, exc.status_code, exc.title, exc.message, fields)
+        page.headers.update(exc.headers())
+        return page
     errors = [e.as_dict() for e in exc.errors]
-    return _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
+    response = _problem(exc.status_code, exc.code, exc.title, exc.message, errors, exc.extensions)
+    response.headers.update(exc.headers())
+    return response
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -273,5 +281,35 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyGuard, upload_paths=_upload_paths(app), check_upload_key=check_upload_key)
     app.add_middleware(RequestLog)
     return app
+
+
+def all_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """Return every API and page route of the app with its full path.
+
+    Recent FastAPI keeps an included router as one entry of ``app.routes``; this walks into them
+    (and into routers included by routers) and adds up their prefixes.
+    """
+    found: list[tuple[str, APIRoute]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append((prefix + route.path, route))
+            elif (included := getattr(route, "original_router", None)) is not None:
+                walk(included.routes, prefix + route.include_context.prefix)
+
+    walk(list(app.routes), "")
+    return found
+
+
+def _upload_paths(app: FastAPI) -> frozenset[str]:
+    """Return the paths of the upload routes: a ``File`` parameter, or marked ``large_body``."""
+    paths = set()
+    for path, route in all_routes(app):
+        files = any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+        if files or getattr(route.endpoint, "__pmh_upload__", False):
+            paths.add(path)
+    return frozenset(paths)

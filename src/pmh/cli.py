@@ -59,9 +59,9 @@ def root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """データベースを最新のスキーマに更新します。"""
-    from pmh.migrate import upgrade
+    from pmh.migrate import upgrade_or_exit
 
-    upgrade()
+    upgrade_or_exit()
     typer.echo("データベースを最新の状態にしました。")
 
 
@@ -114,12 +114,12 @@ def serve(
     from pmh.app import create_app
     from pmh.demo.cli import print_credentials, seed_and_report
     from pmh.logs import configure_logging
-    from pmh.migrate import upgrade
+    from pmh.migrate import upgrade_or_exit
     from pmh.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    upgrade()
+    upgrade_or_exit()
     if settings.audit_checkpoint_minutes:
         from pmh.audit.checkpoints import start_periodic_checkpoints
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
@@ -22,3 +23,20 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+INT64_MAX = 2**63 - 1
+DbId = Annotated[int, Ge(1), Le(INT64_MAX)]
+"""An id of a stored row, as a path parameter or a body field: a positive 64-bit integer (anything
+larger is refused as invalid input instead of overflowing the database's integer)."""
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., object])
+
+
+def large_body(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a JSON route as an upload: its body may be as large as ``PMH_MAX_UPLOAD_MB``.
+
+    Routes with a ``File`` parameter are uploads without the mark (``pmh.bodyguard``).
+    """
+    setattr(endpoint, "__pmh_upload__", True)  # noqa: B010
+    return endpoint

@@ -41,6 +41,10 @@ class PmhError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def headers(self) -> dict[str, str]:
+        """Return extra HTTP headers of the response (``Retry-After`` of a rate limit)."""
+        return {}
+
 
 class InvalidInput(PmhError):
     """Input that breaks a rule (入力誤り)."""
@@ -80,3 +84,19 @@ class Conflict(PmhError):
     status_code = 409
     code = "conflict"
     title = "現在の状態と矛盾します"
+
+
+class RateLimited(PmhError):
+    """Too many attempts from one client or at one target within the current window (429)."""
+
+    status_code = 429
+    code = "rate_limited"
+    title = "試行回数が多すぎます"
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds until the current window ends."""
+        return int(self.extensions.get("retry_after", 1))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

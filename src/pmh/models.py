@@ -1,7 +1,7 @@
 """Imports every area's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from pmh.audit.models import AuditEntry, AuditHead
-from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
+from pmh.auth.models import ApiKey, CardReader, Organisation, RateLimitWindow, StaffSession, StaffUser
 from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import Base
@@ -25,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "CardReader",
     "CardSession",
     "Certificate",
     "CertificateVersion",
@@ -41,6 +42,7 @@ __all__ = [
     "Patient",
     "PayerNumber",
     "Program",
+    "RateLimitWindow",
     "Reception",
     "ReceptionCertificate",
     "ResidentSession",

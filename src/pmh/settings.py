@@ -34,7 +34,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     cookie_secure: bool = False
-    max_upload_mb: int = 100
+    max_upload_mb: int = Field(default=100, ge=1)
+    """Largest request body of an upload route (certificate files, the JSON batch, patient lists)."""
+    max_body_kb: int = Field(default=1024, ge=1)
+    """Largest request body of every other route (1 MB)."""
+    limit_window_seconds: int = Field(default=900, ge=1)
+    """Length of the fixed window the rate limits below count in (15 minutes)."""
+    limit_sign_in_per_login: int = Field(default=10, ge=1)
+    """Failed staff sign-ins per login ID and window before 429."""
+    limit_sign_in_per_client: int = Field(default=30, ge=1)
+    """Failed staff sign-ins per client address and window before 429."""
+    limit_card_per_serial: int = Field(default=10, ge=1)
+    """Refused card authentications per card serial and window before 429."""
+    limit_card_per_reader: int = Field(default=30, ge=1)
+    """Refused card authentications per card reader and window before 429."""
+    limit_api_key_per_client: int = Field(default=20, ge=1)
+    """Wrong API keys per client address and window before 429."""
     audit_chains: int = Field(default=16, ge=1, le=1024)
     """How many independent hash chains the audit log keeps on PostgreSQL (appenders of different
     chains never wait for each other; SQLite writes one chain)."""

@@ -66,7 +66,31 @@ def test_five_failures_lock_the_account(db_session: Session, staff: tuple[StaffU
     for _ in range(service.MAX_FAILED_LOGINS):
         service.sign_in(db_session, user.login, "wrong password!!", _code(secret), absolute_hours=8)
     outcome = service.sign_in(db_session, user.login, PASSWORD, _code(secret), absolute_hours=8)
-    assert outcome.refusal is not None and "しばらく" in outcome.refusal
+    assert outcome.token is None and outcome.refusal is not None and "しばらく" in outcome.refusal
+    assert user.locked_until is not None and user.locked_until > utcnow()
+
+
+def test_unknown_and_locked_logins_read_the_same_and_check_a_hash(
+    db_session: Session, staff: tuple[StaffUser, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, _ = staff
+    checked: list[str] = []
+    original = service.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return original(password_hash, password)
+
+    monkeypatch.setattr(service, "verify_password", counting)
+    unknown = service.sign_in(db_session, "nobody-here", PASSWORD, "000000", absolute_hours=8)
+    known = service.sign_in(db_session, user.login, "wrong password!!", "000000", absolute_hours=8)
+    assert unknown.refusal == known.refusal
+    user.locked_until = utcnow() + dt.timedelta(minutes=5)
+    locked = service.sign_in(db_session, user.login, PASSWORD, "000000", absolute_hours=8)
+    assert locked.refusal == known.refusal
+    # every attempt costs one argon2 check: the unknown and the locked one against a dummy hash
+    assert len(checked) == 3 and all(h.startswith("$argon2id$") for h in checked)
+    assert checked[0] == checked[2] != user.password_hash == checked[1]
 
 
 def test_idle_session_expires(db_session: Session, staff: tuple[StaffUser, str]) -> None:

@@ -30,7 +30,7 @@ def card(db_session: Session) -> IssuedCard:
 def _request(session: Session, serial: str, pin: str | None, method: service.CardMethod = "pin") -> CardCheck:
     """Authenticate in a savepoint of its own, committed like a separate request's transaction."""
     with session.begin_nested():
-        check = service.authenticate_card(session, serial, method, pin)
+        check = service.authenticate_card(session, serial, method, pin, face_matched=method == "face")
     session.expire_all()
     return check
 
@@ -151,6 +151,10 @@ def test_face_not_matched_is_refused(db_session: Session, card: IssuedCard) -> N
     assert _refusal_code(check) == "face_not_matched"
 
 
+def test_face_match_is_not_assumed(db_session: Session, card: IssuedCard) -> None:
+    assert _refusal_code(service.authenticate_card(db_session, card.card_serial, "face")) == "face_not_matched"
+
+
 def test_pin_method_without_a_pin_is_refused_and_not_counted(db_session: Session, card: IssuedCard) -> None:
     assert _refusal_code(_request(db_session, card.card_serial, None)) == "pin_required"
     assert _stored(db_session, card.card_serial).failed_pin_attempts == 0
@@ -162,14 +166,14 @@ def test_expired_card_is_refused_by_pin_and_face(db_session: Session) -> None:
     assert service.authenticate_card(db_session, issued.card_serial, "pin", PIN, today=expires_on).accepted
     after = expires_on + dt.timedelta(days=1)
     for method in METHODS:
-        check = service.authenticate_card(db_session, issued.card_serial, method, PIN, today=after)
+        check = service.authenticate_card(db_session, issued.card_serial, method, PIN, True, today=after)
         assert _refusal_code(check) == "card_expired"
 
 
 def test_revoked_card_is_refused(db_session: Session, card: IssuedCard) -> None:
     service.revoke_card(db_session, card.card_serial)
     for method in METHODS:
-        check = service.authenticate_card(db_session, card.card_serial, method, PIN)
+        check = service.authenticate_card(db_session, card.card_serial, method, PIN, True)
         assert _refusal_code(check) == "card_revoked"
 
 

@@ -35,7 +35,7 @@ def _institution_callers(session: Session) -> list[tuple[Caller, Caller]]:
         org = f.institution(session, code, name)
         pairs.append(
             (
-                Caller(org.id, org.code, org.name, "institution", "card_reader", "reader"),
+                Caller(org.id, org.code, org.name, "institution", "card_reader", "reader", "受付1", face_device=True),
                 Caller(org.id, org.code, org.name, "institution", "institution", "key:test"),
             )
         )
@@ -61,7 +61,7 @@ def committed(
         card = cards.issue_card(session, w.MY_NUMBER, w.PIN)
         for reader, institution in _institution_callers(session):
             opened = eligibility.open_card_session(
-                session, reader, CardSessionCreate(card_serial=card.card_serial, auth="face")
+                session, reader, CardSessionCreate(card_serial=card.card_serial, auth="face", face_matched=True)
             )
             consent = eligibility.give_consent(session, reader, opened.id, ConsentCreate(subsidy="all"))
             receptions.append((institution, consent.reception_id))

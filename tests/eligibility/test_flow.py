@@ -204,8 +204,11 @@ def test_three_wrong_pins_lock_the_card_over_http_and_face_still_works(world: w.
     right = world.client.post("/api/v1/card-sessions", json=body | {"pin": w.PIN}, headers=world.reader())
     assert right.status_code == 401 and right.json()["code"] == "card_locked"
     assert "ロック" in right.json()["detail"]
+    assert right.json()["unlock_path"].startswith("お住まいの市区町村の窓口でPINの初期化")
     face = world.client.post(
-        "/api/v1/card-sessions", json={"card_serial": world.card_serial, "auth": "face"}, headers=world.reader()
+        "/api/v1/card-sessions",
+        json={"card_serial": world.card_serial, "auth": "face", "face_matched": True},
+        headers=f.bearer(world.face_reader_key),
     )
     assert face.status_code == 201
     refused = world.session.scalars(select(AuditEntry).where(AuditEntry.action == "card_session.refused")).all()
@@ -220,8 +223,8 @@ def test_expired_card_is_refused_with_a_clear_message(world: w.World) -> None:
     expired = cards.issue_card(world.session, w.MY_NUMBER, w.PIN, expires_on=dt.date(2020, 1, 1))
     response = world.client.post(
         "/api/v1/card-sessions",
-        json={"card_serial": expired.card_serial, "auth": "face"},
-        headers=world.reader(),
+        json={"card_serial": expired.card_serial, "auth": "face", "face_matched": True},
+        headers=f.bearer(world.face_reader_key),
     )
     assert response.status_code == 401
     assert response.json()["code"] == "card_expired" and "有効期限" in response.json()["detail"]

@@ -120,7 +120,9 @@ def test_unknown_number_and_a_number_of_another_person_are_refused(world: w.Worl
 
     card = cards.issue_card(world.session, w.OTHER_PERSON, "1357")
     session = world.client.post(
-        "/api/v1/card-sessions", json={"card_serial": card.card_serial, "auth": "face"}, headers=world.reader()
+        "/api/v1/card-sessions",
+        json={"card_serial": card.card_serial, "auth": "pin", "pin": "1357"},
+        headers=world.reader(),
     ).json()
     other = world.client.post(
         f"/api/v1/card-sessions/{session['id']}/consent", json={"subsidy": "none"}, headers=world.reader()

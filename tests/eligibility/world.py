@@ -83,6 +83,7 @@ class World:
     hachioji: Caller
     tokyo: Caller
     reader_key: str
+    face_reader_key: str
     clinic_key: str
     other_clinic_key: str
     other_reader_key: str
@@ -171,6 +172,7 @@ def build(session: Session, client: TestClient) -> World:
         hachioji=hachioji,
         tokyo=tokyo,
         reader_key=f.api_key(session, clinic, "card_reader"),
+        face_reader_key=f.face_reader(session),
         clinic_key=f.api_key(session, clinic, "institution"),
         other_clinic_key=f.api_key(session, other, "institution"),
         other_reader_key=f.api_key(session, other, "card_reader"),

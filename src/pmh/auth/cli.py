@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from pmh.auth import service
+from pmh.auth import readers, service
 from pmh.auth.passwords import totp_uri
 from pmh.clikit import fail_with, print_json, stdout
 from pmh.db import unit_of_work
@@ -15,6 +15,8 @@ from pmh.errors import PmhError
 keys_app = typer.Typer(help="APIキーの発行・失効", no_args_is_help=True)
 institutions_app = typer.Typer(help="医療機関・薬局の登録", no_args_is_help=True)
 staff_app = typer.Typer(help="職員アカウント（画面ログイン用）", no_args_is_help=True)
+readers_app = typer.Typer(help="カードリーダーの登録（1台ごとに専用のAPIキー、顔認証端末の指定）", no_args_is_help=True)
+institutions_app.add_typer(readers_app, name="readers")
 
 RoleOption = Literal["municipality", "institution", "card_reader", "operator"]
 KindOption = Literal["clinic", "hospital", "pharmacy"]
@@ -112,3 +114,77 @@ def add_staff(
     stdout.print(f"職員 {login_id} を作成しました。認証アプリに次の秘密鍵を登録してください（再表示できません）:")
     stdout.print(secret, highlight=False)
     stdout.print(uri, highlight=False)
+
+
+@readers_app.command("add")
+def add_reader(
+    institution: Annotated[str, typer.Option("--institution", help="医療機関コード（10桁）")],
+    name: Annotated[str, typer.Option("--name", help="カードリーダーの名前（受付1 など）")],
+    face: Annotated[bool, typer.Option("--face", help="顔認証付きカードリーダーとして登録")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+) -> None:
+    """カードリーダーを登録し、その端末専用のAPIキーを発行します（キーはこの一度だけ表示）。"""
+    try:
+        with unit_of_work() as session:
+            info, issued = readers.add_reader(session, institution, name, face)
+    except PmhError as exc:
+        fail_with(exc, as_json)
+    if as_json:
+        print_json(
+            {
+                "institution": info.institution,
+                "name": info.name,
+                "face": info.face,
+                "key": issued.key,
+                "prefix": issued.prefix,
+                "role": issued.role,
+            }
+        )
+        return
+    kind = "顔認証付きカードリーダー" if info.face else "カードリーダー（暗証番号のみ）"
+    stdout.print(f"{issued.organisation_name}（{info.institution}）の{kind}「{info.name}」を登録しました。専用APIキー:")
+    stdout.print(issued.key, highlight=False)
+    stdout.print("このキーは再表示できません。この端末にだけ設定してください。")
+
+
+@readers_app.command("list")
+def list_readers(
+    institution: Annotated[str, typer.Option("--institution", help="医療機関コード（10桁）")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+) -> None:
+    """登録済みのカードリーダーを一覧します（キーは表示しません）。"""
+    try:
+        with unit_of_work() as session:
+            found = readers.list_readers(session, institution)
+    except PmhError as exc:
+        fail_with(exc, as_json)
+    rows = [
+        {
+            "institution": r.institution,
+            "name": r.name,
+            "face": r.face,
+            "prefix": r.prefix,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        state = "失効" if row["revoked_at"] else ("顔認証" if row["face"] else "暗証番号のみ")
+        stdout.print(f"{row['prefix']}  {row['name']}  {state}", highlight=False)
+
+
+@readers_app.command("revoke")
+def revoke_reader(
+    prefix: Annotated[str, typer.Argument(help="カードリーダーのキーの識別子（pmh_XXXX_ の XXXX）")],
+) -> None:
+    """カードリーダーの登録とそのAPIキーを失効させます。"""
+    try:
+        with unit_of_work() as session:
+            readers.revoke_reader(session, prefix)
+    except PmhError as exc:
+        fail_with(exc)
+    stdout.print(f"キー {prefix} のカードリーダーを失効させました。")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
-from pmh.auth import service
+from pmh.auth import limits, service
 from pmh.auth.schemas import Caller, Role
+from pmh.db import unit_of_work
 from pmh.deps import SessionDep
 from pmh.errors import NotAuthenticated
 
@@ -23,15 +25,35 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def requires(*roles: Role) -> Any:
     """Return a dependency that authenticates the bearer key and admits only the given roles."""
 
-    def caller_with_role(session: SessionDep, credentials: BearerDep) -> Caller:
+    def caller_with_role(request: Request, session: SessionDep, credentials: BearerDep) -> Caller:
         if credentials is None or not credentials.credentials:
             raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
-        caller = service.authenticate_api_key(session, credentials.credentials)
+        caller = authenticated(session, credentials.credentials, client_address(request))
         service.require_role(caller, roles)
         return caller
 
     caller_with_role.__pmh_roles__ = roles  # type: ignore[attr-defined]
     return Depends(caller_with_role)
+
+
+def authenticated(session: Session, token: str, address: str) -> Caller:
+    """Return the caller of a bearer key; a wrong key counts towards the client address's rate limit."""
+    try:
+        return service.authenticate_api_key(session, token)
+    except service.KeyRefused as refused:
+        over = limits.note_failures(session, [limits.Target("api_key_client", address)])
+        raise (over or refused) from None
+
+
+def check_upload_key(token: str, address: str) -> None:
+    """Authenticate an upload's key in a unit of work of its own, before its body is read."""
+    with unit_of_work() as session:
+        authenticated(session, token, address)
+
+
+def client_address(request: Request) -> str:
+    """Return the address of the client a rate limit counts for (the peer; no proxy header is trusted)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def public() -> Any:

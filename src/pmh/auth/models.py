@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pmh.db import BigId, TimestampedBase, UTCDateTime
+from pmh.db import Base, BigId, TimestampedBase, UTCDateTime
 
 
 class Organisation(TimestampedBase):
@@ -64,3 +64,34 @@ class StaffSession(TimestampedBase):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CardReader(TimestampedBase):
+    """A card reader registered by an institution, with an API key of its own (one key per device).
+
+    Only a reader registered as a face-recognition device (``face_recognition``) may open a card
+    session by face; any other reader must have the holder give the PIN.
+    """
+
+    __tablename__ = "card_readers"
+
+    organisation_id: Mapped[int] = mapped_column(BigId, ForeignKey("organisations.id"), index=True)
+    api_key_id: Mapped[int] = mapped_column(BigId, ForeignKey("api_keys.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    face_recognition: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class RateLimitWindow(Base):
+    """How often one thing (a login, a client address, a card, a reader) was tried in one fixed window.
+
+    Kept in the database so that every server process counts against the same number; the key is
+    stored only as a digest.
+    """
+
+    __tablename__ = "rate_limit_windows"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from pmh.auth import service
+from pmh.auth import limits, service
+from pmh.auth.deps import client_address
 from pmh.auth.models import ApiKey
 from pmh.auth.schemas import ORGANISATION_KIND_FOR_ROLE, ROLES, Role
 from pmh.deps import SessionDep
@@ -47,8 +48,11 @@ def login(
 ) -> Response:
     """Check both factors; on success set the session cookie and go on, otherwise show why."""
     settings = get_settings()
+    targets = [limits.Target("sign_in_login", login), limits.Target("sign_in_client", client_address(request))]
+    limits.refuse_if_limited(session, targets)
     outcome = service.sign_in(session, login, password, totp, absolute_hours=settings.session_absolute_hours)
     if outcome.staff_session is None or outcome.token is None:
+        limits.note_failures(session, targets)
         context = {"staff": None, "error": outcome.refusal, "login": login, "next": _safe_next(next)}
         return templates.TemplateResponse(request, "auth/login.html", context, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)

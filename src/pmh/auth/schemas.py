@@ -36,6 +36,10 @@ class Caller:
     organisation_kind: str
     role: str
     actor: str
+    reader_name: str | None = None
+    """The registered card reader whose own key made the request (``pmh institutions readers add``)."""
+    face_device: bool = False
+    """True when that reader is registered as a face-recognition device: only then is face authentication taken."""
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmh.auth.models import ApiKey, Organisation, StaffSession, StaffUser
+from pmh.auth.models import ApiKey, CardReader, Organisation, StaffSession, StaffUser
 from pmh.auth.passwords import (
     MIN_PASSWORD_LENGTH,
     accepted_totp_step,
@@ -138,16 +140,27 @@ def revoke_api_key(session: Session, prefix: str) -> None:
     key.revoked_at = utcnow()
 
 
+class KeyRefused(NotAuthenticated):
+    """An unknown or revoked API key; the failure count of the client's address commits with it."""
+
+    keeps_work: ClassVar[bool] = True
+
+
 def authenticate_api_key(session: Session, token: str) -> Caller:
-    """Return the caller a bearer key stands for, or refuse an unknown or revoked key."""
+    """Return the caller a bearer key stands for, or refuse an unknown or revoked key.
+
+    A key issued to a registered card reader carries the reader's name and whether it is a
+    face-recognition device.
+    """
     row = session.execute(
-        select(ApiKey, Organisation)
+        select(ApiKey, Organisation, CardReader)
         .join(Organisation, Organisation.id == ApiKey.organisation_id)
+        .outerjoin(CardReader, CardReader.api_key_id == ApiKey.id)
         .where(ApiKey.key_digest == _digest(token))
     ).first()
     if row is None or row.ApiKey.revoked_at is not None:
-        raise NotAuthenticated("APIキーが無効です。")
-    api_key, organisation = row
+        raise KeyRefused("APIキーが無効です。")
+    api_key, organisation, reader = row
     return Caller(
         organisation_id=organisation.id,
         organisation_code=organisation.code,
@@ -155,6 +168,8 @@ def authenticate_api_key(session: Session, token: str) -> Caller:
         organisation_kind=organisation.kind,
         role=api_key.role,
         actor=f"key:{api_key.prefix}",
+        reader_name=reader.name if reader is not None else None,
+        face_device=reader is not None and reader.face_recognition and reader.revoked_at is None,
     )
 
 
@@ -186,7 +201,16 @@ def create_staff_user(
     return user, secret
 
 
-_SIGN_IN_REFUSED = "ログインID、パスワードまたは確認コードが正しくありません。"
+_SIGN_IN_REFUSED = (
+    "ログインID、パスワードまたは確認コードが正しくありません。"
+    f"{MAX_FAILED_LOGINS}回続けて誤ると、しばらくログインできなくなります。"
+)
+
+
+@lru_cache(maxsize=1)
+def _dummy_password_hash() -> str:
+    """Return an argon2 hash no password matches, checked for unknown logins so they take as long."""
+    return hash_password(secrets.token_urlsafe(24))
 
 
 @dataclass(frozen=True)
@@ -204,20 +228,26 @@ class SignInOutcome:
 def sign_in(session: Session, login: str, password: str, totp: str, *, absolute_hours: int) -> SignInOutcome:
     """Check password and TOTP code and open a staff session.
 
-    The refusal never says which factor was wrong; repeated failures lock the account for a while.
+    The staff row is locked (``SELECT … FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` serialises
+    writers the same way) for the whole check, so parallel attempts are counted one after the
+    other: at most :data:`MAX_FAILED_LOGINS` password checks before the lock, and one TOTP code
+    opens at most one session. The refusal never says which factor was wrong, nor whether the
+    login exists or is locked: an unknown, inactive or locked login is checked against a dummy
+    argon2 hash, so it takes as long and reads the same.
     """
     now = utcnow()
-    user = session.scalar(select(StaffUser).where(StaffUser.login == login))
-    if user is None or not user.is_active:
+    user = session.scalar(select(StaffUser).where(StaffUser.login == login).with_for_update())
+    if user is None or not user.is_active or (user.locked_until is not None and user.locked_until > now):
+        verify_password(_dummy_password_hash(), password)
         return SignInOutcome(refusal=_SIGN_IN_REFUSED)
-    if user.locked_until is not None and user.locked_until > now:
-        return SignInOutcome(refusal="ログインに続けて失敗したため、しばらくログインできません。")
+    password_ok = verify_password(user.password_hash, password)
     step = accepted_totp_step(user.totp_secret, totp, now, user.totp_last_step)
-    if not verify_password(user.password_hash, password) or step is None:
+    if not password_ok or step is None:
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
+        session.flush()
         return SignInOutcome(refusal=_SIGN_IN_REFUSED)
     user.failed_logins = 0
     user.locked_until = None

@@ -218,7 +218,11 @@ SERIAL_LENGTH = 12
 SERIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """Upper-case letters and digits without the easily confused 0/O and 1/I."""
 _PIN_PATTERN = re.compile(r"[0-9]{4}")
-_UNLOCK_HINT = "暗証番号のロックを解除するには、市区町村の窓口で手続きしてください。"
+UNLOCK_PATH = (
+    "お住まいの市区町村の窓口でPINの初期化（暗証番号の再設定）を行ってください。"
+    "マイナンバーカードと本人確認書類をお持ちください。"
+)
+"""What a patient whose PIN is locked must do, as real card readers tell them (API and /kiosk)."""
 
 CardMethod = Literal["face", "pin"]
 """How the holder proves themself at the card reader: face (顔認証) or PIN (暗証番号)."""
@@ -245,7 +249,7 @@ class CardExpired(CardRefused):
 
 
 class CardLocked(CardRefused):
-    """The PIN is locked after too many wrong PINs in a row (暗証番号ロック)."""
+    """The PIN is locked after too many wrong PINs in a row (暗証番号ロック); carries the unlock path."""
 
     code: ClassVar[str] = "card_locked"
 
@@ -266,6 +270,13 @@ class PinRequired(CardRefused):
     """PIN authentication was chosen but no PIN was given."""
 
     code: ClassVar[str] = "pin_required"
+
+
+class FaceNotAvailable(CardRefused):
+    """Face authentication from a reader that is not a registered face-recognition device."""
+
+    status_code: ClassVar[int] = 403
+    code: ClassVar[str] = "face_not_available"
 
 
 class FaceNotMatched(CardRefused):
@@ -364,10 +375,13 @@ def authenticate_card(
     card_serial: str,
     method: CardMethod,
     pin: str | None = None,
-    face_matched: bool = True,
+    face_matched: bool = False,
     today: dt.date | None = None,
 ) -> CardCheck:
     """Authenticate a card's holder by face or PIN, as the card reader does with the card service.
+
+    ``face_matched`` is the reader's own verdict and counts as a match only when given as True; the
+    hub takes it only from a registered face-recognition reader (``eligibility.open_card_session``).
 
     A wrong PIN changes the card (the counter, and the lock on the third wrong PIN in a row), so a
     refusal is **returned**, never raised here: an edge that rolls back on :class:`PmhError` would
@@ -400,7 +414,11 @@ def authenticate_card(
             return CardCheck(refusal=FaceNotMatched("顔認証で本人と確認できませんでした。暗証番号で確認してください。"))
         return CardCheck(identity=identity)
     if card.locked_at is not None:
-        return CardCheck(refusal=CardLocked(f"暗証番号がロックされています。{_UNLOCK_HINT}"))
+        return CardCheck(
+            refusal=CardLocked(
+                f"暗証番号（PIN）がロックされています。{UNLOCK_PATH}", extensions={"unlock_path": UNLOCK_PATH}
+            )
+        )
     if not pin:
         return CardCheck(refusal=PinRequired("暗証番号（数字4桁）を入力してください。"))
     if verify_password(card.pin_hash, normalize_digits(pin)):
@@ -410,8 +428,8 @@ def authenticate_card(
     remaining = PIN_ATTEMPTS - card.failed_pin_attempts
     if remaining <= 0:
         card.locked_at = utcnow()
-        message = f"暗証番号が{PIN_ATTEMPTS}回続けて違ったため、ロックされました。{_UNLOCK_HINT}"
-        return CardCheck(refusal=CardLocked(message))
+        message = f"暗証番号が{PIN_ATTEMPTS}回続けて違ったため、ロックされました。{UNLOCK_PATH}"
+        return CardCheck(refusal=CardLocked(message, extensions={"unlock_path": UNLOCK_PATH}))
     return CardCheck(refusal=PinWrong(f"暗証番号が違います。あと{remaining}回間違えるとカードがロックされます。"))
 
 

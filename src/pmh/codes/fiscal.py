@@ -9,6 +9,7 @@ while 平成32年度 (平成 never reached year 32) is refused.
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date
 
@@ -77,3 +78,15 @@ def format_fiscal_year(fy: int) -> str:
         raise ValueError(f"{fy}年度は明治より前のため和暦にできません")
     year = fy - era.start.year + 1
     return f"{era.name}{'元' if year == 1 else year}年度"
+
+
+MONTH_PATTERN = r"^(?:1[89]|2\d)\d{2}-(?:0[1-9]|1[0-2])$"
+"""A service or claim month as ``YYYY-MM`` (1800-01 … 2999-12); ``0000-01`` or ``9999-12`` are refused
+as input rather than failing inside the date arithmetic."""
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """Return the first and last day of a ``YYYY-MM`` month (any year ``datetime.date`` can hold)."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    return first, date(year, number, calendar.monthrange(year, number)[1])

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
+from pmh.codes.fiscal import MONTH_PATTERN
 from pmh.copay import service
 from pmh.copay.schemas import CopayEntryCreate, CopayEntryRead, CopayQuote, CopayQuoteCreate, CopaySheet
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 
 router = APIRouter(tags=["copay"])
 Institution = Annotated[Caller, requires("institution")]
@@ -23,7 +24,7 @@ def record_entry(body: CopayEntryCreate, caller: Institution, session: SessionDe
 
 
 @router.delete("/copay-entries/{entry_id}", response_model=CopayEntryRead, summary="自己負担額の取消（訂正）")
-def cancel_entry(entry_id: int, caller: Institution, session: SessionDep) -> CopayEntryRead:
+def cancel_entry(entry_id: DbId, caller: Institution, session: SessionDep) -> CopayEntryRead:
     """Cancel an entry this institution recorded (the sheet keeps it, struck out)."""
     return service.cancel_entry(session, caller, entry_id)
 
@@ -38,10 +39,10 @@ def quote(body: CopayQuoteCreate, caller: Institution, session: SessionDep) -> C
 def sheet(
     caller: Institution,
     session: SessionDep,
-    reception_id: int,
+    reception_id: DbId,
     payer_number: Annotated[str, Query(min_length=1, max_length=16)],
     recipient_number: Annotated[str, Query(min_length=1, max_length=30)],
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-11"])],
     inpatient: bool = False,
 ) -> CopaySheet:
     """Return the month's sheet of a certificate this institution's reception was given consent for."""

@@ -11,15 +11,16 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from pmh import clock, csvfiles
+from pmh.codes.fiscal import MONTH_PATTERN
 from pmh.copay import service
 from pmh.copay.schemas import CopayEntryCreate, CopayQuoteCreate, CopaySheet
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 from pmh.errors import FieldError, InvalidInput, PmhError
 from pmh.web.session import StaffContext, StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import templates
 
 router = APIRouter(include_in_schema=False, prefix="/reception")
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MonthQuery = Annotated[str, Query(pattern=MONTH_PATTERN)]
 CSV_HEADER = ("日付", "医療機関コード", "医療機関名", "入院", "医療費総額", "自己負担額", "累計", "取消")
 
 
@@ -34,7 +35,7 @@ def _sheet(
 @router.get("/{reception_id}/copay", response_class=HTMLResponse)
 def sheet_page(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: str,
@@ -63,12 +64,12 @@ def _number(value: str) -> int | None:
 @router.post("/{reception_id}/copay", response_class=HTMLResponse)
 def sheet_entry(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: Annotated[str, Form(max_length=16)],
     recipient_number: Annotated[str, Form(max_length=30)],
-    month: Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+    month: Annotated[str, Form(pattern=MONTH_PATTERN)],
     action: Annotated[Literal["quote", "record"], Form()],
     service_date: Annotated[str, Form(max_length=10)] = "",
     total_cost: Annotated[str, Form(max_length=12)] = "",
@@ -145,13 +146,13 @@ def _form_error(field: str, message: str) -> PmhError:
 @router.post("/{reception_id}/copay/entries/{entry_id}/cancel", response_class=HTMLResponse)
 def cancel(
     request: Request,
-    reception_id: int,
-    entry_id: int,
+    reception_id: DbId,
+    entry_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: Annotated[str, Form(max_length=16)],
     recipient_number: Annotated[str, Form(max_length=30)],
-    month: Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+    month: Annotated[str, Form(pattern=MONTH_PATTERN)],
     inpatient: Annotated[bool, Form()] = False,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -174,7 +175,7 @@ def cancel(
 
 @router.get("/{reception_id}/copay.csv")
 def sheet_csv(
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     payer_number: str,

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from pmh.deps import DbId
+
 Yen = Annotated[int, Field(ge=0, le=100_000_000)]
 Ledger = Literal["all", "outpatient", "inpatient"]
 
@@ -14,7 +16,7 @@ Ledger = Literal["all", "outpatient", "inpatient"]
 class CopayQuoteCreate(BaseModel):
     """A visit to price: the reception that proves consent, the certificate, the day and the total cost."""
 
-    reception_id: int
+    reception_id: DbId
     payer_number: Annotated[str, Field(min_length=1, max_length=16)]
     recipient_number: Annotated[str, Field(min_length=1, max_length=30)]
     service_date: dt.date

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmh.auth import readers
 from pmh.auth import service as auth
 from pmh.auth.models import Organisation, StaffUser
 from pmh.auth.schemas import Caller, Role
@@ -82,7 +83,11 @@ def seed_demo(session: Session) -> DemoCredentials:
     operator_caller = Caller(operator.id, operator.code, operator.name, "operator", "operator", "demo")
     fees.set_price(session, operator_caller, DEMO_FEE_YEAR, "estimate", DEMO_FEE_UNIT_SEN)
     for organisation, role in grants:
-        issued = auth.create_api_key(session, organisation, role, "デモ用")
+        if organisation is clinic and role == "card_reader":
+            # the demo clinic's reader is a registered face-recognition device (its key may send auth=face)
+            issued = readers.add_reader(session, clinic.code, "デモ受付（顔認証）", face=True)[1]
+        else:
+            issued = auth.create_api_key(session, organisation, role, "デモ用")
         credentials.keys.append(
             {
                 "organisation": issued.organisation_code,

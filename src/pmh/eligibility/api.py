@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 from pmh.eligibility import formats, service
 from pmh.eligibility.schemas import (
     CardSessionCreate,
@@ -70,7 +70,7 @@ def list_receptions(
     },
 )
 def eligibility(
-    reception_id: int,
+    reception_id: DbId,
     caller: Institution,
     session: SessionDep,
     service_date: Annotated[dt.date | None, Query(description="診療日（既定: 本日）")] = None,
@@ -91,13 +91,13 @@ def eligibility(
 
 
 @router.put("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけ")
-def link_patient(reception_id: int, body: PatientLink, caller: Institution, session: SessionDep) -> ReceptionRow:
+def link_patient(reception_id: DbId, body: PatientLink, caller: Institution, session: SessionDep) -> ReceptionRow:
     """Link a reception to the patient registry by patient number (or register a new patient number)."""
     return service.link_patient(session, caller, reception_id, body)
 
 
 @router.delete("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけの解除")
-def unlink_patient(reception_id: int, caller: Institution, session: SessionDep) -> ReceptionRow:
+def unlink_patient(reception_id: DbId, caller: Institution, session: SessionDep) -> ReceptionRow:
     """Undo a reception's patient-number link; the person's next visits are no longer linked to that patient."""
     return service.unlink_patient(session, caller, reception_id)
 

@@ -41,7 +41,10 @@ def _reader(staff: StaffContext) -> Caller:
 
 @router.get("", response_class=HTMLResponse)
 def place_card(request: Request, staff: StaffDep) -> Response:
-    """Show the first screen: place the card, choose face or PIN."""
+    """Show the first screen: place the card and give the PIN.
+
+    The kiosk is a browser, not a registered face-recognition reader, so it offers the PIN only.
+    """
     _reader(staff)
     return templates.TemplateResponse(request, "eligibility/kiosk_card.html", {"staff": staff})
 
@@ -52,7 +55,7 @@ def authenticate(
     session: SessionDep,
     staff: StaffDep,
     card_serial: Annotated[str, Form(max_length=32)] = "",
-    auth: Annotated[str, Form(pattern="^(face|pin)$")] = "face",
+    auth: Annotated[str, Form(pattern="^(face|pin)$")] = "pin",
     pin: Annotated[str, Form(max_length=8)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -65,7 +68,8 @@ def authenticate(
     except CardRefused as exc:
         # Rendered, not raised: the wrong-PIN count this request made must commit with it.
         context["error"] = exc.message
-        return templates.TemplateResponse(request, "eligibility/kiosk_card.html", context, status_code=401)
+        context["unlock_path"] = exc.extensions.get("unlock_path")
+        return templates.TemplateResponse(request, "eligibility/kiosk_card.html", context, status_code=exc.status_code)
     context["card_session"] = card_session
     return templates.TemplateResponse(request, "eligibility/kiosk_consent.html", context)
 

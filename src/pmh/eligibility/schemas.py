@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pmh.codes.fiscal import MONTH_PATTERN
+
 AuthMethod = Literal["face", "pin"]
 SubsidyConsent = Literal["all", "select", "none"]
 SubsidyStatus = Literal["valid", "expired", "not_yet_valid"]
@@ -23,7 +25,12 @@ class CardSessionCreate(BaseModel):
     card_serial: Annotated[str, Field(min_length=1, max_length=32, description="カードのシリアル番号")]
     auth: AuthMethod = Field(description="本人確認の方法: face（顔認証）または pin（暗証番号）")
     pin: Annotated[str | None, Field(max_length=8, description="暗証番号（数字4桁、auth=pin のとき）")] = None
-    face_matched: bool = Field(default=True, description="顔認証の照合結果（auth=face のとき、読み取り機の判定）")
+    face_matched: bool = Field(
+        default=False,
+        description="顔認証の照合結果（auth=face のとき、読み取り機の判定）。"
+        "顔認証付きカードリーダーとして登録した端末"
+        "（`pmh institutions readers add --face`）の専用キーからのみ受け付けます",
+    )
 
 
 class OfferedCertificate(BaseModel):
@@ -178,7 +185,7 @@ class PatientLink(BaseModel):
 class RecheckCreate(BaseModel):
     """The month to re-check before the claim (YYYY-MM)."""
 
-    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+    month: Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2026-11"])]
 
 
 class RecheckChange(BaseModel):

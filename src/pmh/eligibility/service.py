@@ -22,12 +22,15 @@ from sqlalchemy.orm import Session
 
 from pmh import clock
 from pmh.audit import service as audit
+from pmh.auth import limits
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
 from pmh.bulk import in_values
 from pmh.cards import service as cards
 from pmh.cards.models import InsuranceRecord
 from pmh.codes.charsets import to_jisx0213
+from pmh.codes.fiscal import month_bounds
+from pmh.codes.text import normalize_text
 from pmh.copay import ledger
 from pmh.db import utcnow
 from pmh.eligibility.claims import claim_order_key, designated_institution
@@ -50,7 +53,7 @@ from pmh.eligibility.schemas import (
     SubsidyConsent,
     SubsidyRead,
 )
-from pmh.errors import Conflict, FieldError, InvalidInput, NotFound
+from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, PmhError
 from pmh.reception import service as patients
 from pmh.reception.models import Patient
 from pmh.reference import catalogue
@@ -152,6 +155,18 @@ def _organisation_names(session: Session, ids: Iterable[int]) -> dict[int, tuple
 # --- the reader: card session and consent -----------------------------------------------------
 
 
+def _auth_details(caller: Caller, data: CardSessionCreate, refusal: PmhError | None = None) -> dict[str, Any]:
+    """Return how the holder was authenticated and at which registered reader (audit details)."""
+    details: dict[str, Any] = {"auth": data.auth}
+    if caller.reader_name is not None:
+        details["reader"] = caller.reader_name
+    if data.auth == "face" and caller.face_device:
+        details["face_device"] = True
+    if refusal is not None:
+        details["code"] = refusal.code
+    return details
+
+
 def open_card_session(
     session: Session, caller: Caller, data: CardSessionCreate, now: dt.datetime | None = None
 ) -> CardSessionRead:
@@ -163,10 +178,26 @@ def open_card_session(
     """
     now = now or utcnow()
     today = today_in_japan(now)
+    if data.auth == "face" and not caller.face_device:
+        not_face_device = cards.FaceNotAvailable(
+            "このカードリーダーは顔認証付きカードリーダーとして登録されていないため、顔認証は使えません。"
+            "暗証番号（数字4桁）で本人確認してください。"
+        )
+        details = _auth_details(caller, data, not_face_device)
+        audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], details)
+        raise not_face_device
+    targets = [
+        limits.Target("card_serial", normalize_text(data.card_serial).upper()),
+        limits.Target("card_reader", f"{caller.organisation_id}:{caller.actor}"),
+    ]
+    limits.refuse_if_limited(session, targets, now)
     check = cards.authenticate_card(session, data.card_serial, data.auth, data.pin, data.face_matched, today)
     if check.identity is None:
         refusal = check.refusal or cards.CardRefused("カードによる本人確認ができませんでした。")
-        audit.record(session, caller, "card_session.refused", "card", data.card_serial[:32], {"code": refusal.code})
+        audit.record(
+            session, caller, "card_session.refused", "card", data.card_serial[:32], _auth_details(caller, data, refusal)
+        )
+        limits.note_failures(session, targets, now)
         raise refusal
     identity = check.identity
     states = [
@@ -192,7 +223,7 @@ def open_card_session(
         "card_session.open",
         "card_session",
         str(card_session.id),
-        {"auth": data.auth, "offered_certificates": [s.certificate.id for s in states]},
+        _auth_details(caller, data) | {"offered_certificates": [s.certificate.id for s in states]},
     )
     names = _organisation_names(session, (s.certificate.municipality_id for s in states))
     offered = [
@@ -841,13 +872,6 @@ def unlink_patient(session: Session, caller: Caller, reception_id: int) -> Recep
 # --- 一括照会: the monthly re-check before the claim ---------------------------------------------
 
 
-def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    year, number = (int(part) for part in month.split("-"))
-    first = dt.date(year, number, 1)
-    following = dt.date(year + (number == 12), number % 12 + 1, 1)
-    return first, following - dt.timedelta(days=1)
-
-
 def _changes(before: dict[str, Any], now: SubsidyRead | None, successors: list[Certificate]) -> list[RecheckChange]:
     if now is None:
         return [
@@ -967,7 +991,7 @@ def recheck(session: Session, caller: Caller, month: str) -> RecheckReport:
     through the patient's own card session. Certificates never read are skipped (their first read
     will already be current).
     """
-    first, last = _month_bounds(month)
+    first, last = month_bounds(month)
     data = _load_month(session, caller, first, last)
     items: list[RecheckItem] = []
     checked = 0

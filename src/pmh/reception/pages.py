@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from pmh.deps import SessionDep
+from pmh.deps import INT64_MAX, DbId, SessionDep
 from pmh.eligibility import formats
 from pmh.eligibility import service as eligibility
 from pmh.eligibility.schemas import EligibilityFormat, PatientLink
@@ -46,7 +46,13 @@ def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date |
 
 
 @router.get("/arrivals", response_class=HTMLResponse)
-def arrivals(request: Request, session: SessionDep, staff: StaffDep, date: dt.date, after: int = 0) -> Response:
+def arrivals(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    date: dt.date,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+) -> Response:
     """Return the rows that arrived after reception ``after`` (htmx appends them), then the poller again.
 
     Only new rows are sent, so a row the clerk is working on (a typed number, a preview) is never
@@ -62,7 +68,7 @@ def arrivals(request: Request, session: SessionDep, staff: StaffDep, date: dt.da
 @router.post("/{reception_id}/patient", response_class=HTMLResponse)
 def link(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     patient_number: Annotated[str, Form(max_length=20)] = "",
@@ -96,7 +102,7 @@ def link(
 @router.post("/{reception_id}/patient/unlink", response_class=HTMLResponse)
 def unlink(
     request: Request,
-    reception_id: int,
+    reception_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     csrf_token: Annotated[str, Form()] = "",
@@ -115,7 +121,7 @@ def unlink(
 
 
 @router.get("/{reception_id}/row", response_class=HTMLResponse)
-def row_fragment(request: Request, reception_id: int, session: SessionDep, staff: StaffDep) -> Response:
+def row_fragment(request: Request, reception_id: DbId, session: SessionDep, staff: StaffDep) -> Response:
     """Return one row as it stands (the 「やめる」 of a preview)."""
     row = eligibility.reception_row(session, staff_in_role(staff, "institution").caller, reception_id)
     return templates.TemplateResponse(request, "reception/row.html", {"staff": staff, "row": row})
@@ -123,7 +129,7 @@ def row_fragment(request: Request, reception_id: int, session: SessionDep, staff
 
 @router.get("/{reception_id}/eligibility", response_class=HTMLResponse)
 def result(
-    request: Request, reception_id: int, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
+    request: Request, reception_id: DbId, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Show the eligibility result as staff read it, with the downloads a レセコン imports."""
     found = eligibility.eligibility(
@@ -135,7 +141,11 @@ def result(
 
 @router.get("/{reception_id}/eligibility.{fmt}")
 def download(
-    reception_id: int, fmt: EligibilityFormat, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
+    reception_id: DbId,
+    fmt: EligibilityFormat,
+    session: SessionDep,
+    staff: StaffDep,
+    service_date: dt.date | None = None,
 ) -> Response:
     """Download the eligibility result in one format (the file a レセコン imports)."""
     caller = staff_in_role(staff, "institution").caller

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pmh import clock
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep, large_body
 from pmh.registry import importer, registration, service
 from pmh.registry.batch import CertificateBatch, batch_rows
 from pmh.registry.reports import error_report_response
@@ -62,7 +62,7 @@ def upload_file(
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadResult, summary="アップロード結果")
-def read_upload(upload_id: int, caller: Municipality, session: SessionDep) -> UploadResult:
+def read_upload(upload_id: DbId, caller: Municipality, session: SessionDep) -> UploadResult:
     """Return an upload's result and its first problems."""
     return importer.upload_result(session, caller, upload_id, audit_read=True)
 
@@ -74,7 +74,7 @@ def read_upload(upload_id: int, caller: Municipality, session: SessionDep) -> Up
     responses={200: {"content": {"text/csv": {}}}},
 )
 def upload_errors(
-    upload_id: int,
+    upload_id: DbId,
     caller: Municipality,
     session: SessionDep,
     format: Literal["json", "csv"] = "json",
@@ -93,6 +93,7 @@ def upload_errors(
     summary="受給者証データの登録（自動連携・医療費助成対象者情報登録API 0.1.1 形式）",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": registration.SCHEMA}}}},
 )
+@large_body
 def certificates_batch(
     caller: Municipality,
     session: SessionDep,
@@ -167,7 +168,7 @@ def list_link_reviews(
 
 
 @router.post("/link-reviews/{review_id}/resolve", status_code=204, summary="紐づけ確認の処理")
-def resolve_link_review(review_id: int, body: LinkReviewResolve, caller: Municipality, session: SessionDep) -> None:
+def resolve_link_review(review_id: DbId, body: LinkReviewResolve, caller: Municipality, session: SessionDep) -> None:
     """Link (same person, notation differs) or reject a held certificate."""
     service.resolve_link_review(session, caller, review_id, body.decision, body.note)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pmh.auth.schemas import Caller
 from pmh.bulk import allocate_ids, bulk_insert, in_values
 from pmh.cards import service as cards
 from pmh.db import table_of, utcnow
-from pmh.errors import FieldError, NotFound, PmhError
+from pmh.errors import FieldError, InvalidInput, NotFound, PmhError
 from pmh.privacy import mask_my_numbers
 from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
@@ -77,6 +78,19 @@ def check_upload_size(size: int | None) -> None:
         raise UploadTooLarge(message, [FieldError("file", "upload_too_large", message)])
 
 
+MAX_FILENAME_LENGTH = 255
+_FILENAME_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_filename(filename: str | None) -> None:
+    """Refuse a file name that is too long to keep or carries control characters (NUL included)."""
+    if filename is None:
+        return
+    if len(filename) > MAX_FILENAME_LENGTH or _FILENAME_CONTROL.search(filename):
+        message = f"ファイル名は制御文字を含まない{MAX_FILENAME_LENGTH}文字以内にしてください。何も反映していません。"
+        raise InvalidInput(message, [FieldError("file", "invalid_filename", message)])
+
+
 def import_http_file(
     session: Session,
     caller: Caller,
@@ -87,8 +101,9 @@ def import_http_file(
     source: Source,
     allow_partial: bool,
 ) -> UploadResult:
-    """Import a file received over HTTP (API or page): size limit first, then the usual engine."""
+    """Import a file received over HTTP (API or page): size and name first, then the usual engine."""
     check_upload_size(size)
+    check_filename(filename)
     return run_import(
         session,
         caller,

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from pmh import clock
 from pmh.codes.wareki import DateFormatError, parse_date
-from pmh.deps import SessionDep
+from pmh.deps import DbId, SessionDep
 from pmh.errors import PmhError
 from pmh.registry import importer, service
 from pmh.registry.reports import error_report_response
@@ -64,7 +64,7 @@ def upload(
 
 
 @router.get("/uploads/{upload_id}/errors.csv")
-def error_report(upload_id: int, session: SessionDep, staff: StaffDep) -> Response:
+def error_report(upload_id: DbId, session: SessionDep, staff: StaffDep) -> Response:
     """Download every problem of an upload as CSV."""
     problems = list(importer.upload_problems(session, staff_in_role(staff, "municipality").caller, upload_id))
     return error_report_response(upload_id, problems)
@@ -82,7 +82,7 @@ def link_reviews(request: Request, session: SessionDep, staff: StaffDep, status:
 @router.post("/link-reviews/{review_id}/resolve", response_class=HTMLResponse)
 def resolve(
     request: Request,
-    review_id: int,
+    review_id: DbId,
     session: SessionDep,
     staff: StaffDep,
     decision: Annotated[str, Form(pattern="^(link|reject)$")],

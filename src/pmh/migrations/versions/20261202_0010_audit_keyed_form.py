@@ -1,7 +1,7 @@
 """audit: a form per entry, so that keyed (HMAC) links start at a known entry of each chain
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-02 04:40:00.000000
 
 Rules for every revision (see docs/development.md):
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
