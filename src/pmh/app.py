@@ -28,6 +28,8 @@ from pmh.copay import pages as copay_pages
 from pmh.eligibility import api as eligibility_api
 from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
+from pmh.onboarding import api as onboarding_api
+from pmh.onboarding import pages as onboarding_pages
 from pmh.operator import api as operator_api
 from pmh.operator import pages as operator_pages
 from pmh.reception import api as reception_api
@@ -218,6 +220,7 @@ def create_app() -> FastAPI:
         reception_api,
         copay_api,
         operator_api,
+        onboarding_api,
     ):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     for area_pages in (
@@ -229,6 +232,7 @@ def create_app() -> FastAPI:
         reception_pages,
         copay_pages,
         operator_pages,
+        onboarding_pages,
     ):
         app.include_router(area_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

@@ -8,11 +8,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pmh.auth.models import Organisation
-from pmh.registry.models import Certificate, CertificateVersion, Program
+from pmh.registry.models import Certificate, CertificateVersion, Program, Upload
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -134,3 +134,36 @@ class _Tracked:
         assert chosen is not None and self.newest is not None
         end = self.newest[1]
         return chosen[1] <= on and (end is None or on <= end)
+
+
+def first_applied_uploads(session: Session) -> dict[int, dt.datetime]:
+    """Return, per program id, when its first applied upload was made (a certificate of it was registered)."""
+    stmt = (
+        select(Certificate.program_id, func.min(Upload.created_at))
+        .join(CertificateVersion, CertificateVersion.certificate_id == Certificate.id)
+        .join(Upload, Upload.id == CertificateVersion.upload_id)
+        .where(Upload.status == "applied")
+        .group_by(Certificate.program_id)
+    )
+    return {program_id: _aware(first) for program_id, first in session.execute(stmt) if first is not None}
+
+
+def people_per_program(session: Session) -> dict[int, int]:
+    """Return, per program id, how many people it holds certificates of (its 特定個人情報ファイルの対象人数).
+
+    Certificates the review queue rejected are not in the file; one person with two certificates of
+    one program counts once.
+    """
+    stmt = (
+        select(Certificate.program_id, func.count(func.distinct(Certificate.person_digest)))
+        .where(Certificate.link_status != "rejected")
+        .group_by(Certificate.program_id)
+    )
+    return {program_id: int(count) for program_id, count in session.execute(stmt)}
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """Aggregates bypass the column type on SQLite, which then returns naive UTC datetimes."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
