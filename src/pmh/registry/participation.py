@@ -71,24 +71,38 @@ def registered_counts(
     registrations and do not count; held ones do (the municipality registered them).
 
     Computed in the database in one set-based query (GROUP BY), so that the national size — 15 million
-    registrations — is counted without loading a row into Python (docs/performance.md). Each version
+    registrations — is counted without loading a row into Python (docs/performance.md). A certificate
+    that never changed (its current version is 1) is decided by its one version's dates; for the others
+    each version
     is packed into one integer ordered like (effective_from, version), carrying its valid_from, so that
     "the version in force on the date, else the first one" is a MAX/MIN per certificate; the end date
     is the valid_to of the highest version number. A program id stands for (municipality, program code),
     unique among programs. Same rule and figures as ``registered_counts_by_rule``.
     """
+    cutoff = end_of_day_utc(reference_date)
+    conditions = [CertificateVersion.recorded_at < cutoff, Certificate.link_status != "rejected"]
+    if exclude_program_ids:
+        conditions.append(sa.not_(in_values(session, Certificate.__table__.c.program_id, list(exclude_program_ids))))
+    # Most certificates never changed: their one version decides, by plain date comparisons.
+    single = (
+        select(Certificate.municipality_id, Certificate.program_id, Certificate.person_digest)
+        .join(
+            CertificateVersion,
+            sa.and_(CertificateVersion.certificate_id == Certificate.id, CertificateVersion.version == 1),
+        )
+        .where(
+            Certificate.current_version == 1,
+            CertificateVersion.valid_from <= reference_date,
+            sa.or_(CertificateVersion.valid_to.is_(None), CertificateVersion.valid_to >= reference_date),
+            *conditions,
+        )
+    )
     on = _day_number(session, sa.literal(reference_date, sa.Date)) + _DAY_SHIFT
     effective = _day_number(session, CertificateVersion.effective_from) + _DAY_SHIFT
     valid_from = _day_number(session, CertificateVersion.valid_from) + _DAY_SHIFT
     valid_to = sa.func.coalesce(_day_number(session, CertificateVersion.valid_to) + _DAY_SHIFT, _OPEN_END)
     packed = (sa.cast(effective, sa.BigInteger) * _VERSIONS + CertificateVersion.version) * _DAYS + valid_from
     newest = sa.cast(CertificateVersion.version, sa.BigInteger) * _DAYS + valid_to
-    conditions = [
-        CertificateVersion.recorded_at < end_of_day_utc(reference_date),
-        Certificate.link_status != "rejected",
-    ]
-    if exclude_program_ids:
-        conditions.append(sa.not_(in_values(session, Certificate.__table__.c.program_id, list(exclude_program_ids))))
     per_certificate = (
         select(
             Certificate.municipality_id.label("municipality_id"),
@@ -100,28 +114,28 @@ def registered_counts(
             sa.func.max(newest).label("newest"),
         )
         .join(CertificateVersion, CertificateVersion.certificate_id == Certificate.id)
-        .where(*conditions)
+        .where(Certificate.current_version > 1, *conditions)
         .group_by(Certificate.id, Certificate.municipality_id, Certificate.program_id, Certificate.person_digest)
         .subquery()
     )
     chosen_from = per_certificate.c.chosen % _DAYS
     end = per_certificate.c.newest % _DAYS
-    counted = (
-        select(per_certificate.c.municipality_id, per_certificate.c.program_id, per_certificate.c.person)
-        .where(chosen_from <= on, sa.or_(end == _OPEN_END, on <= end))
-        .distinct()
-        .subquery()
+    changed = select(per_certificate.c.municipality_id, per_certificate.c.program_id, per_certificate.c.person).where(
+        chosen_from <= on, sa.or_(end == _OPEN_END, on <= end)
     )
-    stmt = (
-        select(Organisation.code, sa.func.count())
-        .select_from(counted)
-        .join(Organisation, Organisation.id == counted.c.municipality_id)
-        .group_by(Organisation.code)
-    )
+    counted = sa.union(single, changed).subquery()  # UNION: one per person per program
+    stmt = select(counted.c.municipality_id, sa.func.count()).group_by(counted.c.municipality_id)
     if is_postgresql(session):
         # One query sorts or hashes every registration: give it memory instead of temporary files.
         session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-    return {code: int(count) for code, count in session.execute(stmt)}
+    counts = {int(municipality_id): int(count) for municipality_id, count in session.execute(stmt)}
+    if not counts:
+        return {}
+    found = select(Organisation.id, Organisation.code).where(
+        in_values(session, Organisation.__table__.c.id, list(counts))
+    )
+    codes = {int(organisation_id): code for organisation_id, code in session.execute(found)}
+    return {codes[municipality_id]: count for municipality_id, count in counts.items()}
 
 
 # Day numbers are shifted to be positive (dates from 1890 on) and packed below 10**5 each; versions below 10**6.
