@@ -128,7 +128,14 @@ def registered_counts(
     if is_postgresql(session):
         # One query sorts or hashes every registration: give it memory instead of temporary files.
         session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        # Certificates and their versions are written in certificate order, so a merge join along the
+        # primary key and the (certificate_id, version) index streams them without a hash table
+        # (measured 25–30 % faster at 500,000 registrations, docs/performance.md).
+        session.execute(sa.text("SET LOCAL enable_hashjoin = off"))
     counts = {int(municipality_id): int(count) for municipality_id, count in session.execute(stmt)}
+    if is_postgresql(session):
+        session.execute(sa.text("RESET enable_hashjoin"))  # the rest of the transaction plans as usual
+        session.execute(sa.text("RESET work_mem"))
     if not counts:
         return {}
     found = select(Organisation.id, Organisation.code).where(
