@@ -30,6 +30,8 @@ from pmh.copay import pages as copay_pages
 from pmh.eligibility import api as eligibility_api
 from pmh.eligibility import pages as eligibility_pages
 from pmh.errors import PmhError
+from pmh.onboarding import api as onboarding_api
+from pmh.onboarding import pages as onboarding_pages
 from pmh.operator import api as operator_api
 from pmh.operator import pages as operator_pages
 from pmh.privacy import redact_my_numbers
@@ -261,6 +263,7 @@ def create_app() -> FastAPI:
         copay_api,
         operator_api,
         resident_api,
+        onboarding_api,
     ):
         app.include_router(area_api.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     for area_pages in (
@@ -273,6 +276,7 @@ def create_app() -> FastAPI:
         copay_pages,
         operator_pages,
         resident_pages,
+        onboarding_pages,
     ):
         app.include_router(area_pages.router)
     app.mount("/static/apidocs", StaticFiles(directory=web_pages.SWAGGER_ASSETS), name="apidocs")

@@ -6,6 +6,7 @@ from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import Base
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.onboarding.models import OnboardingDeadline, OnboardingStep
 from pmh.operator.models import ContactWindow, Contract, Delegation, FeePrice, SubsidyApplication
 from pmh.reception.models import Patient
 from pmh.registry.models import (
@@ -38,6 +39,8 @@ __all__ = [
     "GaijiMapping",
     "InsuranceRecord",
     "LinkReview",
+    "OnboardingDeadline",
+    "OnboardingStep",
     "Organisation",
     "Patient",
     "PayerNumber",

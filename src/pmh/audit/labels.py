@@ -38,6 +38,9 @@ ACTION_LABELS: dict[str, str] = {
     "resident.access_log.read": "本人による利用履歴の確認",
     "resident.copay.read": "本人による上限額管理の確認",
     "resident.consents.read": "本人による同意一覧の確認",
+    "onboarding.set": "準備状況の更新",
+    "onboarding.deadline": "準備の期限の設定",
+    "onboarding.export": "準備状況の書き出し",
 }
 
 SUBJECT_LABELS: dict[str, str] = {
@@ -49,6 +52,9 @@ SUBJECT_LABELS: dict[str, str] = {
     "link_review": "紐づけ確認",
     "upload": "アップロード",
     "resident_session": "本人のログイン",
+    "onboarding": "準備状況",
+    "onboarding_step": "準備の手順",
+    "onboarding_deadline": "準備の期限",
 }
 
 

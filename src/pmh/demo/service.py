@@ -14,6 +14,7 @@ from pmh.auth.models import Organisation, StaffUser
 from pmh.auth.schemas import Caller, Role
 from pmh.cards import service as cards
 from pmh.codes.checkdigits import my_number_check_digit
+from pmh.onboarding import service as onboarding
 from pmh.operator.fees import service as fees
 from pmh.reception import service as reception
 from pmh.reference import catalogue
@@ -82,6 +83,8 @@ def seed_demo(session: Session) -> DemoCredentials:
     # The briefing's current estimate of the FY2027 operating fee: ¥7 per registered count and month.
     operator_caller = Caller(operator.id, operator.code, operator.name, "operator", "operator", "demo")
     fees.set_price(session, operator_caller, DEMO_FEE_YEAR, "estimate", DEMO_FEE_UNIT_SEN)
+    # The ministry's FY2026 schedule (意向等調査, 予算, PIA, 条例, 契約) as the onboarding deadlines.
+    onboarding.seed_deadlines(session, operator_caller)
     for organisation, role in grants:
         if organisation is clinic and role == "card_reader":
             # the demo clinic's reader is a registered face-recognition device (its key may send auth=face)

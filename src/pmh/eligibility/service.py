@@ -1052,3 +1052,25 @@ def _disclosed_and_valid(data: _Recheck, certificate: Certificate, on: dt.date) 
         return False
     state = state_of(certificate, history, data.programs[certificate.program_id], on)
     return state.status == "valid" and not state.version.not_disclosed
+
+
+def first_reads_by_program(session: Session) -> dict[int, dt.datetime]:
+    """Return, per program id, when an institution first read one of its certificates (counts only).
+
+    This is what "the program is live" means for the onboarding readiness: an eligibility read
+    returned one of its certificates to an institution.
+    """
+    stmt = (
+        select(Certificate.program_id, func.min(ReceptionCertificate.first_read_at))
+        .join(Certificate, Certificate.id == ReceptionCertificate.certificate_id)
+        .where(ReceptionCertificate.first_read_at.is_not(None))
+        .group_by(Certificate.program_id)
+    )
+    found: dict[int, dt.datetime] = {}
+    for program_id, first in session.execute(stmt):
+        if first is None:
+            continue
+        if isinstance(first, str):
+            first = dt.datetime.fromisoformat(first)
+        found[program_id] = first if first.tzinfo else first.replace(tzinfo=dt.UTC)
+    return found

@@ -1,7 +1,7 @@
 """name forms: the JIS X 0213 and JIS X 0208 forms of a certificate version's name, derived at import
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 04:50:00
 
 Rules for every revision (see docs/development.md):
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,8 +9,10 @@ from fastapi.responses import Response
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
+from pmh.codes.fiscal import fiscal_year as fiscal_year_of
 from pmh.deps import SessionDep
 from pmh.errors import FieldError, InvalidInput
+from pmh.operator.clock import TodayDep
 from pmh.operator.stats import japan_map, service
 from pmh.operator.stats.files import decode_list, map_title
 
@@ -23,9 +25,17 @@ YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="この年
 
 
 @router.get("/stats/participation", response_model=dict[str, Any], summary="参加状況の統計（登録から）")
-def participation(caller: Operator, session: SessionDep, fiscal_year: YearQuery = None) -> dict[str, Any]:
-    """Return participation counts per year, level and program and each prefecture's band, from the registry."""
-    return service.from_registry(session, fiscal_year).as_json()
+def participation(
+    caller: Operator, session: SessionDep, today: TodayDep, fiscal_year: YearQuery = None
+) -> dict[str, Any]:
+    """Return participation counts per year, level and program and each prefecture's band, from the registry.
+
+    ``planned_vs_live`` counts, for the fiscal year (default this one), the bodies whose intention
+    is reported against those already live (onboarding readiness).
+    """
+    result = service.from_registry(session, fiscal_year).as_json()
+    result["planned_vs_live"] = service.planned_vs_live(session, caller, fiscal_year or fiscal_year_of(today), today)
+    return result
 
 
 @router.post("/stats/participation/list", response_model=dict[str, Any], summary="参加状況の統計（参加自治体一覧から）")

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from pmh.codes.fiscal import fiscal_year as fiscal_year_of
 from pmh.deps import SessionDep
+from pmh.operator.clock import TodayDep
 from pmh.operator.stats import japan_map, service
 from pmh.operator.stats.files import decode_list, map_title
 from pmh.web.session import StaffDep, check_csrf, staff_in_role
@@ -22,9 +24,15 @@ YearQuery = Annotated[int | None, Query(ge=2000, le=2100)]
 
 
 def _render(
-    request: Request, staff: object, stats: service.ParticipationStats, source: str, year: int | None
+    request: Request,
+    staff: object,
+    stats: service.ParticipationStats,
+    source: str,
+    year: int | None,
+    planned_vs_live: dict[str, object] | None = None,
 ) -> Response:
     context = {
+        "planned_vs_live": planned_vs_live,
         "staff": staff,
         "stats": stats,
         "source": source,
@@ -36,10 +44,13 @@ def _render(
 
 
 @router.get("", response_class=HTMLResponse)
-def stats_page(request: Request, session: SessionDep, staff: StaffDep, fiscal_year: YearQuery = None) -> Response:
-    """Show the statistics and the map from the programs registered in the hub."""
-    staff_in_role(staff, "operator")
-    return _render(request, staff, service.from_registry(session, fiscal_year), "registry", fiscal_year)
+def stats_page(
+    request: Request, session: SessionDep, staff: StaffDep, today: TodayDep, fiscal_year: YearQuery = None
+) -> Response:
+    """Show the statistics and the map from the programs registered in the hub, with planned vs live."""
+    caller = staff_in_role(staff, "operator").caller
+    counts = service.planned_vs_live(session, caller, fiscal_year or fiscal_year_of(today), today)
+    return _render(request, staff, service.from_registry(session, fiscal_year), "registry", fiscal_year, counts)
 
 
 @router.post("/list", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ municipalities in four bands — from the registry or from a participation list.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,10 +13,12 @@ from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
+from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year
 from pmh.codes.prefectures import UnknownPrefectureError, prefecture_code
 from pmh.codes.text import normalize_text
 from pmh.errors import FieldError, InvalidInput
+from pmh.onboarding import service as onboarding
 from pmh.operator.stats.matching import Candidate, match_name
 from pmh.reference import catalogue
 from pmh.registry import participation
@@ -337,3 +340,12 @@ def from_programs(programs: Iterable[participation.RegisteredProgram], as_of_yea
 def from_registry(session: Session, as_of_year: int | None = None) -> ParticipationStats:
     """Compute the statistics from the programs registered in the hub, up to a fiscal year."""
     return from_programs(participation.registered_programs(session), as_of_year)
+
+
+def planned_vs_live(session: Session, caller: Caller, fy: int, today: dt.date) -> dict[str, object]:
+    """Return the bodies that intend to join in fiscal year ``fy`` against those already live.
+
+    Planned: the 参加意向 (intent) step is done; live: a program's go-live step is done (it has
+    started and an institution has read one of its certificates). Both from the onboarding readiness.
+    """
+    return onboarding.planned_vs_live(session, caller, fy, today)
