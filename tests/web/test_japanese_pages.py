@@ -1,5 +1,6 @@
-"""Every staff page, as each role reads it, is in Japanese: no romaji program codes, no English field
-names, no file paths or command-line hints (issue: 「0人（hitorioya、kodomo、shoman）」, 「XML（docs/…）」)."""
+"""Every staff page, as each role reads it, links back to the menu and is in Japanese: no romaji
+program codes, no English field names, no file paths or command-line hints (issue: 「0人（hitorioya、
+kodomo、shoman）」, 「XML（docs/…）」)."""
 
 from __future__ import annotations
 
@@ -90,15 +91,19 @@ def test_every_page_a_role_reads_is_in_japanese(hub: LiveHub, browser: Any, role
         seen.add(href)
         response = page.goto(f"{hub.base_url}{href}")
         assert response is not None and response.status < 500, f"{href} answers"
+        if response.status == 200:  # a page of its own links back to the menu
+            crumb = page.locator("main .breadcrumb a[href='/']")
+            if crumb.count() == 0:
+                problems.setdefault(href, []).append("（メニューへ戻るリンクがありません）")
         text = page.inner_text("body")
         if found := _offences(text):
-            problems[href] = sorted(set(found))
+            problems.setdefault(href, []).extend(sorted(set(found)))
         if href in menu:  # one level below each menu page (a result, a detail, the next tab)
             queue += [link for link in _links(page, hub.base_url) if link not in seen]
     page.screenshot(path=str(ARTEFACTS / f"japanese-{role}-last.png"), full_page=True)
     page.close()
     assert len(seen) >= len(set(menu))
-    assert problems == {}, f"pages with codes, paths or CLI hints a person would read: {problems}"
+    assert problems == {}, f"pages without a way back, or with codes, paths or CLI hints: {problems}"
 
 
 def test_counts_are_written_with_thousands_separators() -> None:
