@@ -23,7 +23,14 @@ def test_every_missing_column_is_named_before_any_row_is_read() -> None:
         ("b", "missing_column", 0),
         ("c", "missing_column", 0),
     ]
-    assert "b, c" in refused.value.message
+    assert "b、c" in refused.value.message
+
+
+def test_missing_columns_are_named_in_japanese_when_the_caller_has_names() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        list(rows_under_header(io.StringIO("a\n1\n"), ("a", "b"), labels={"b": "生年月日"}))
+    assert refused.value.message.endswith("生年月日") and "b" not in refused.value.message
+    assert refused.value.errors[0].field == "b"  # the column's own name stays for programs
 
 
 def test_the_caller_chooses_how_header_names_are_tidied() -> None:

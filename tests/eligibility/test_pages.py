@@ -243,7 +243,8 @@ def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clin
     clinic.goto(f"{hub.base_url}/reception/patients")
     clinic.get_by_label("ファイル").set_input_files(str(bad))
     clinic.get_by_role("button", name="取り込む").click()
-    expect(clinic.get_by_test_id("patients-error")).to_contain_text("birth_date")
+    expect(clinic.get_by_test_id("patients-error")).to_contain_text("生年月日")  # the column by its Japanese name
+    assert "birth_date" not in clinic.get_by_test_id("patients-error").inner_text()
     expect(clinic.get_by_test_id("patients-error")).to_contain_text("何も取り込んでいません")
     good = tmp_path / "good.csv"
     good.write_text("patient_number,name,name_kana,birth_date,sex\n00201,見本 三郎,ミホン サブロウ,1990-02-28,1\n")

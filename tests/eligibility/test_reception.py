@@ -152,10 +152,19 @@ def test_cli_imports_the_registry_and_reports_rows_as_json(world: w.World, tmp_p
     refused = runner.invoke(cli, ["patients", "import", str(bad), "--institution", f.CLINIC_CODE, "--json"])
     assert refused.exit_code == 1
     assert json.loads(refused.stdout)["errors"] == [
-        {"field": "name_kana", "code": "not_katakana", "message": "name_kana はカタカナで入力してください。", "row": 4}
+        {"field": "name_kana", "code": "not_katakana", "message": "カナ氏名はカタカナで入力してください。", "row": 4}
     ]
     done = runner.invoke(cli, ["patients", "import", str(good), "--institution", f.CLINIC_CODE, "--json"])
     assert done.exit_code == 0 and json.loads(done.stdout) == {"added": 3, "updated": 0}
+
+
+def test_the_patient_list_may_use_japanese_headings_and_is_refused_in_japanese(world: w.World) -> None:
+    japanese = REGISTRY.replace("patient_number,name,name_kana,birth_date,sex", "患者番号,氏名,カナ氏名,生年月日,性別")
+    assert _import(world, japanese, "cp932") == {"status": 201, "added": 3, "updated": 0}
+    refused = _import(world, "患者番号,氏名\nP-0009,山田\n")
+    assert refused["status"] == 422
+    assert "カナ氏名、生年月日、性別" in str(refused["detail"])
+    assert [e["field"] for e in refused["errors"]] == ["name_kana", "birth_date", "sex"]  # type: ignore[union-attr]
 
 
 def _today_row(world: w.World, reception_id: int) -> dict[str, object]:

@@ -54,6 +54,11 @@ def test_operator_prices_fees_prints_an_invoice_builds_contracts_and_maps_a_list
     page.screenshot(path=str(ARTEFACTS / "operator-contract-tokyo.png"), full_page=True)
 
     page.goto(f"{hub.base_url}/operator/stats")
+    expect(page.locator(".breadcrumb").get_by_role("link", name="メニュー")).to_have_attribute("href", "/")
+    with page.expect_download() as map_download:
+        page.get_by_test_id("map-png").click()
+    assert map_download.value.suggested_filename == "participation-map.png"
+    assert Path(map_download.value.path()).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     page.get_by_label("参加自治体一覧（CSV）").set_input_files(str(FY2025_LIST))
     page.get_by_role("button", name="一覧から集計").click()
     expect(page.get_by_test_id("matched")).to_have_text("619")
@@ -66,25 +71,64 @@ def test_operator_prices_fees_prints_an_invoice_builds_contracts_and_maps_a_list
     page.close()
 
 
-def test_clinic_subsidy_form_applies_the_period_of_today(hub: LiveHub, browser: Any) -> None:
+def _assert_fits(page: Any, width: int) -> None:
+    """Nothing is wider than the viewport, and the form stays inside its card."""
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= width, f"the page is {page_width}px wide in a {width}px viewport"
+    form = page.get_by_test_id("apply-form")
+    inner, outer = form.evaluate("f => [f.scrollWidth, f.clientWidth]")
+    assert inner <= outer, f"the form's content ({inner}px) overflows its card ({outer}px)"
+
+
+def test_clinic_subsidy_form_quotes_before_applying_and_fits_a_phone(hub: LiveHub, browser: Any) -> None:
     from playwright.sync_api import expect
 
     page = sign_in(browser, hub, "demo-clinic")
     page.get_by_role("link", name="補助金の申請").click()
-    expect(page.get_by_test_id("period")).to_contain_text("2026-05-15〜2026-09-30")
+    expect(page.locator(".breadcrumb").get_by_role("link", name="メニュー")).to_have_attribute("href", "/")
+    period = rules.periods()[2026]
+    is_open = period.opens <= today() <= period.closes
+    expect(page.get_by_test_id("period")).to_contain_text("令和8年5月15日〜令和8年9月30日")
+    expect(page.get_by_test_id("period")).to_contain_text("受付中" if is_open else "申請期間外")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        _assert_fits(page, width)
+    page.screenshot(path=str(ARTEFACTS / "subsidy-form-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # A mistake is shown beside its field; what was typed stays.
     form = page.get_by_test_id("apply-form")
     form.get_by_label("改修内容").select_option("2")
-    form.get_by_label("改修費用（円）").fill("100000")
+    form.get_by_label("改修費用（円）").fill("十万")
     form.get_by_label("改修完了日").fill("2026-05-01")
     form.get_by_label("領収書", exact=True).check()
-    form.get_by_role("button", name="申請する").click()
-    period = rules.periods()[2026]
-    if period.opens <= today() <= period.closes:
+    form.get_by_role("button", name="試算する").click()
+    expect(page.get_by_test_id("error-cost")).to_contain_text("整数（円）")
+    form = page.get_by_test_id("apply-form")
+    expect(form.get_by_label("改修内容")).to_have_value("2")
+    expect(form.get_by_label("改修費用（円）")).to_have_value("十万")
+    expect(form.get_by_label("改修完了日")).to_have_value("2026-05-01")
+    expect(form.get_by_label("領収書", exact=True)).to_be_checked()
+
+    # 試算する shows the amount first; 申請する appears only with a quote, and only in the period.
+    form.get_by_label("改修費用（円）").fill("100000")
+    form.get_by_role("button", name="試算する").click()
+    expect(page.get_by_test_id("quote-amount")).to_have_text("54,000円")
+    expect(page.get_by_test_id("application")).to_have_count(0)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        _assert_fits(page, width)
+    page.screenshot(path=str(ARTEFACTS / "subsidy-quote-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(ARTEFACTS / "subsidy-form.png"), full_page=True)
+    apply = page.get_by_role("button", name="この内容で申請する（1回のみ）")
+    if is_open:
+        apply.click()
         expect(page.get_by_test_id("amount")).to_have_text("54,000円")
         expect(page.get_by_test_id("missing")).to_contain_text("領収書内訳書")
     else:
-        expect(page.get_by_test_id("apply-error")).to_contain_text("申請期間外")
-    page.screenshot(path=str(ARTEFACTS / "subsidy-form.png"), full_page=True)
+        expect(apply).to_have_count(0)
     page.close()
 
 

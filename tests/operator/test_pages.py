@@ -89,13 +89,19 @@ def test_clinic_applies_with_a_missing_document_and_sends_it_later(in_period: Te
     form = {
         "csrf_token": csrf,
         "option": "2",
-        "cost": "100000",
-        "completed_on": "2026-04-20",
+        "cost": "100,000",
+        "completed_on": "令和8年4月20日",
         "documents": ["receipt", "checklist"],
     }
-    page = in_period.post("/subsidy/application", data=form)
+    quoted = in_period.post("/subsidy/application", data={**form, "step": "quote"})
+    assert quoted.status_code == 200
+    assert 'data-testid="quote-amount">54,000円' in quoted.text and "この内容で申請する" in quoted.text
+    assert 'data-testid="application"' not in quoted.text  # a quote files nothing
+    unquoted = in_period.post("/subsidy/application", data={**form, "step": "apply"})
+    assert "試算の後に入力が変わりました" in unquoted.text and 'data-testid="application"' not in unquoted.text
+    page = in_period.post("/subsidy/application", data={**form, "step": "apply", "quoted_amount": "54000"})
     assert "54,000円" in page.text and "書類が不足しています" in page.text and "領収書内訳書" in page.text
-    again = in_period.post("/subsidy/application", data=form)
+    again = in_period.post("/subsidy/application", data={**form, "step": "apply", "quoted_amount": "54000"})
     assert "申請済みです" in again.text and "1医療機関・薬局につき1回" in again.text
     sent = in_period.post(
         "/subsidy/application/documents", data={"csrf_token": csrf, "documents": ["itemised_receipt"]}
@@ -103,17 +109,69 @@ def test_clinic_applies_with_a_missing_document_and_sends_it_later(in_period: Te
     assert "書類がそろっています" in sent.text
 
 
-def test_subsidy_form_refuses_outside_the_period_with_the_reason(client: TestClient, db_session: Session) -> None:
+def test_subsidy_form_keeps_the_entry_and_shows_each_problem_beside_its_field(
+    in_period: TestClient, db_session: Session
+) -> None:
+    csrf = sign_in(in_period, db_session, f.institution(db_session), "clinic-3")
+    page = in_period.post(
+        "/subsidy/application",
+        data={
+            "csrf_token": csrf,
+            "step": "quote",
+            "option": "3",
+            "cost": "12万",
+            "completed_on": "2026-08-01",  # after today (2026-07-01)
+            "reception_machine": "true",
+            "documents": ["checklist"],
+        },
+    )
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
+    assert 'data-testid="error-cost"' in page.text and "整数（円）" in page.text
+    assert 'data-testid="error-completed_on"' in page.text and "今日より後" in page.text
+    assert 'value="12万"' in page.text and 'value="2026-08-01"' in page.text
+    assert '<option value="3" selected>' in page.text
+    assert 'name="reception_machine" value="true" checked' in page.text
+    assert 'value="checklist" checked' in page.text and 'value="receipt" checked' not in page.text
+    assert 'data-testid="application"' not in page.text
+
+
+def test_subsidy_form_says_up_front_that_the_period_is_closed(client: TestClient, db_session: Session) -> None:
     client.app.dependency_overrides[clock.today] = lambda: dt.date(2026, 10, 1)  # type: ignore[attr-defined]
     try:
         csrf = sign_in(client, db_session, f.institution(db_session), "clinic-2")
-        page = client.post(
+        shown = client.get("/subsidy/application")
+        quoted = client.post(
             "/subsidy/application",
-            data={"csrf_token": csrf, "option": "1", "cost": "50000", "completed_on": "2026-09-01"},
+            data={"csrf_token": csrf, "step": "quote", "option": "1", "cost": "50000", "completed_on": "2026-09-01"},
+        )
+        refused = client.post(
+            "/subsidy/application",
+            data={
+                "csrf_token": csrf,
+                "step": "apply",
+                "option": "1",
+                "cost": "50000",
+                "completed_on": "2026-09-01",
+                "quoted_amount": "37000",
+            },
         )
     finally:
         client.app.dependency_overrides.pop(clock.today)  # type: ignore[attr-defined]
-    assert "申請期間外" in page.text and 'data-testid="apply-form"' in page.text
+    assert "令和8年9月30日）は終了しました" in shown.text and "申請期間外" in shown.text
+    assert "次の申請期間は決まっていません" in shown.text
+    assert 'data-testid="quote-amount"' in quoted.text and "この内容で申請する" not in quoted.text
+    assert "申請期間外です" in refused.text and 'data-testid="apply-form"' in refused.text
+    assert 'value="50000"' in refused.text
+
+
+def test_subsidy_window_names_the_next_period_before_it_opens() -> None:
+    from pmh.operator.subsidy import rules
+
+    before = rules.window(dt.date(2026, 5, 1))
+    assert before.current is None and before.upcoming is not None and before.upcoming.opens == dt.date(2026, 5, 15)
+    assert rules.window(dt.date(2026, 5, 15)).is_open
+    after = rules.window(dt.date(2026, 10, 1))
+    assert after.current is None and after.upcoming is None and after.previous is not None
 
 
 def _visible_text(html: str) -> str:

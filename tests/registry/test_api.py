@@ -106,6 +106,38 @@ def test_link_review_queue_over_http(client: TestClient, key: str) -> None:
     assert again.status_code == 409
 
 
+def test_link_reviews_are_decided_in_bulk_with_one_audit_entry_each(
+    client: TestClient, db_session: Session, key: str
+) -> None:
+    from pmh.audit.models import AuditEntry
+
+    for n in (2, 3, 4):
+        f.insurance(db_session, f.my_number(n), "高橋 一郎", "タカハシ イチロウ", "2018-04-01")
+    rows = [line(recipient=n, person=n, birth="2018-04-02") for n in (1, 2, 3, 4)]
+    client.post("/api/v1/uploads", files=_file(*rows), headers=f.bearer(key))
+    reviews = client.get("/api/v1/link-reviews", headers=f.bearer(key)).json()
+    assert len(reviews) == 4 and {r["program_code"] for r in reviews} == {"kodomo"}
+    ids = [r["id"] for r in reviews]
+
+    # One unknown id refuses the whole selection: nothing is decided.
+    refused = client.post(
+        "/api/v1/link-reviews/bulk", json={"ids": [ids[0], 999_999], "decision": "link"}, headers=f.bearer(key)
+    )
+    assert refused.status_code == 404
+    assert len(client.get("/api/v1/link-reviews", headers=f.bearer(key)).json()) == 4
+
+    done = client.post("/api/v1/link-reviews/bulk", json={"ids": ids[:3], "decision": "reject"}, headers=f.bearer(key))
+    assert done.status_code == 200 and done.json() == {"resolved": 3}
+    left = client.get("/api/v1/link-reviews", headers=f.bearer(key)).json()
+    assert [r["id"] for r in left] == ids[3:]
+    entries = db_session.query(AuditEntry).filter(AuditEntry.action == "link_review.reject").all()
+    assert len(entries) == 3 and len({e.subject_id for e in entries}) == 3  # one per certificate
+    again = client.post("/api/v1/link-reviews/bulk", json={"ids": ids[:1], "decision": "link"}, headers=f.bearer(key))
+    assert again.status_code == 409
+    empty = client.post("/api/v1/link-reviews/bulk", json={"ids": [], "decision": "link"}, headers=f.bearer(key))
+    assert empty.status_code == 422
+
+
 def test_gaiji_table_round_trips(client: TestClient, key: str) -> None:
     put = client.put(
         "/api/v1/gaiji-mappings",

@@ -83,19 +83,64 @@ def test_upload_with_a_bad_row_shows_every_problem_and_applies_nothing(
     page.close()
 
 
-def test_review_queue_links_a_held_certificate(hub: LiveHub, browser: Any) -> None:
+def _count(page: Any, status: str) -> int:
+    return int(page.get_by_test_id(f"tab-{status}").locator(".count").inner_text().replace(",", ""))
+
+
+def test_review_queue_confirms_each_decision_counts_filters_and_decides_in_bulk(hub: LiveHub, browser: Any) -> None:
     from playwright.sync_api import expect
 
     page = sign_in(browser, hub, "demo-130001")  # another account: a TOTP code is accepted once only
     page.goto(f"{hub.base_url}/registry/link-reviews")
+    expect(page.locator(".breadcrumb").get_by_role("link", name="メニュー")).to_have_attribute("href", "/")
     table = page.get_by_test_id("review-table")
     rows_before = table.locator("tbody tr").count()
     assert rows_before >= 1, "the demo holds some certificates for review"
+    opened, linked = _count(page, "open"), _count(page, "linked")
+    assert opened == rows_before
     page.screenshot(path=str(ARTEFACTS / "link-reviews.png"), full_page=True)
+
+    # Each decision asks first; saying no changes nothing.
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    table.locator("tbody tr").first.get_by_role("button", name="紐づける").click()
+    expect(page.get_by_test_id("review-table").get_by_role("status")).to_have_count(0)
+    assert questions and "紐づけます。よろしいですか" in questions[0]
+    page.once("dialog", lambda dialog: dialog.accept())
     table.locator("tbody tr").first.get_by_role("button", name="紐づける").click()
     expect(table.get_by_role("status")).to_contain_text("紐づけました")
     page.reload()
+    assert _count(page, "open") == opened - 1 and _count(page, "linked") == linked + 1
     assert page.get_by_test_id("review-table").locator("tbody tr").count() == max(rows_before - 1, 1)
+
+    # Filter by a reason, select everything shown, and decide it in one go (after confirming).
+    reviews = page.get_by_test_id("review-table").locator("tbody tr input[name=ids]")
+    if reviews.count() == 0:
+        page.close()
+        pytest.fail("the demo should hold at least two certificates for review")
+    filter_form = page.get_by_test_id("review-filter")
+    reason = filter_form.get_by_label("理由")
+    codes = [o.get_attribute("value") for o in reason.locator("option").all()][1:]
+    chosen, shown = "", 0
+    for code in codes:  # the first reason that some open review has
+        reason.select_option(code or "")
+        filter_form.get_by_role("button", name="絞り込む").click()
+        shown = page.get_by_test_id("review-table").locator("tbody tr input[name=ids]").count()
+        if shown:
+            chosen = code or ""
+            break
+        filter_form = page.get_by_test_id("review-filter")
+        reason = filter_form.get_by_label("理由")
+    assert chosen, "some open review has one of the listed reasons"
+    assert f"reason={chosen}" in page.url
+    remaining = _count(page, "open")
+    page.get_by_test_id("select-all").check()
+    expect(page.get_by_test_id("review-table").locator("tbody tr input[name=ids]:checked")).to_have_count(shown)
+    page.screenshot(path=str(ARTEFACTS / "link-reviews-bulk.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="選んだものを紐づけない").click()
+    expect(page.get_by_test_id("bulk-done")).to_contain_text(f"{shown}件を「紐づけない」にしました")
+    assert _count(page, "open") == remaining - shown
     page.close()
 
 

@@ -15,6 +15,7 @@ from pmh.eligibility import service as eligibility
 from pmh.eligibility.schemas import EligibilityFormat, PatientLink
 from pmh.errors import PmhError
 from pmh.reception import service
+from pmh.reception.schemas import PATIENT_COLUMN_LABELS
 from pmh.registry.importer import check_upload_size
 from pmh.web.session import StaffDep, check_csrf, staff_in_role
 from pmh.web.templating import add_menu_item, templates
@@ -161,7 +162,9 @@ def download(
 def patients_form(request: Request, staff: StaffDep) -> Response:
     """Show the patient-registry import form."""
     return templates.TemplateResponse(
-        request, "reception/patients.html", {"staff": staff_in_role(staff, "institution")}
+        request,
+        "reception/patients.html",
+        {"staff": staff_in_role(staff, "institution"), "column_labels": PATIENT_COLUMN_LABELS},
     )
 
 
@@ -176,7 +179,7 @@ def import_patients(
     """Import the chosen CSV, all or nothing, and show the result or every problem."""
     check_csrf(staff_in_role(staff, "institution"), csrf_token)
     check_upload_size(file.size)
-    context: dict[str, object] = {"staff": staff, "filename": file.filename}
+    context: dict[str, object] = {"staff": staff, "filename": file.filename, "column_labels": PATIENT_COLUMN_LABELS}
     try:
         with session.begin_nested():
             context["result"] = service.import_patients(session, staff.caller, file.file.read())

@@ -24,7 +24,7 @@ from pmh.codes.wareki import DateFormatError, parse_date
 from pmh.csvfiles import rows_under_header
 from pmh.errors import Conflict, FieldError, InvalidInput
 from pmh.reception.models import Patient
-from pmh.reception.schemas import PATIENT_COLUMNS, PatientImportResult, PatientRead
+from pmh.reception.schemas import PATIENT_COLUMN_LABELS, PATIENT_COLUMNS, PatientImportResult, PatientRead
 from pmh.registry.parsing import detect_encoding, today_in_japan
 
 _PATIENT_NUMBER = re.compile(r"[0-9A-Za-z\-]{1,20}")
@@ -218,7 +218,16 @@ class _Import:
 
 def _lines(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     text = data.decode(detect_encoding(data[:65536]), errors="strict")
-    return rows_under_header(io.StringIO(text), PATIENT_COLUMNS, normalize_text)
+    return rows_under_header(io.StringIO(text), PATIENT_COLUMNS, _column, PATIENT_COLUMN_LABELS)
+
+
+_COLUMN_OF_HEADING = {label: column for column, label in PATIENT_COLUMN_LABELS.items()} | {"氏名カナ": "name_kana"}
+
+
+def _column(heading: str) -> str:
+    """Read a heading: the column name, or its Japanese heading (患者番号, 氏名, カナ氏名, 生年月日, 性別)."""
+    text = normalize_text(heading)
+    return _COLUMN_OF_HEADING.get(text, text)
 
 
 def _validated(raw: dict[str, str], row: int, errors: list[FieldError]) -> dict[str, Any] | None:
@@ -226,24 +235,24 @@ def _validated(raw: dict[str, str], row: int, errors: list[FieldError]) -> dict[
     value = {c: normalize_text(raw.get(c) or "") for c in PATIENT_COLUMNS}
     for column in PATIENT_COLUMNS:
         if not value[column]:
-            errors.append(FieldError(column, "required", f"{column} は必須です。", row))
+            errors.append(FieldError(column, "required", f"{PATIENT_COLUMN_LABELS[column]}は必須です。", row))
     number = value["patient_number"].replace(" ", "")
     if number and (problem := _check_patient_number(number, row)):
         errors.append(problem)
     kana = normalize_kana(value["name_kana"])
     if kana and not is_katakana(kana):
-        errors.append(FieldError("name_kana", "not_katakana", "name_kana はカタカナで入力してください。", row))
+        errors.append(FieldError("name_kana", "not_katakana", "カナ氏名はカタカナで入力してください。", row))
     birth: dt.date | None = None
     if value["birth_date"]:
         try:
             birth = parse_date(value["birth_date"])
         except DateFormatError as exc:
-            errors.append(FieldError("birth_date", "invalid_date", f"birth_date: {exc}", row))
+            errors.append(FieldError("birth_date", "invalid_date", f"生年月日: {exc}", row))
     if birth is not None and birth > today_in_japan():
-        errors.append(FieldError("birth_date", "future_date", "birth_date が未来の日付です。", row))
+        errors.append(FieldError("birth_date", "future_date", "生年月日が未来の日付です。", row))
     sex = _SEX.get(normalize_digits(value["sex"]))
     if value["sex"] and sex is None:
-        errors.append(FieldError("sex", "invalid_choice", "sex は 1（男）か 2（女）です。", row))
+        errors.append(FieldError("sex", "invalid_choice", "性別は 1（男）か 2（女）です。", row))
     if len(errors) > before:
         return None
     return {"patient_number": number, "name": value["name"], "name_kana": kana, "birth_date": birth, "sex": sex}

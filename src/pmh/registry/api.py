@@ -20,6 +20,7 @@ from pmh.registry.reports import error_report_response
 from pmh.registry.schemas import (
     CertificateRead,
     GaijiTable,
+    LinkReviewBulk,
     LinkReviewRead,
     LinkReviewResolve,
     ProgramCreate,
@@ -171,6 +172,12 @@ def list_link_reviews(
 def resolve_link_review(review_id: DbId, body: LinkReviewResolve, caller: Municipality, session: SessionDep) -> None:
     """Link (same person, notation differs) or reject a held certificate."""
     service.resolve_link_review(session, caller, review_id, body.decision, body.note)
+
+
+@router.post("/link-reviews/bulk", summary="紐づけ確認の一括処理")
+def resolve_link_reviews(body: LinkReviewBulk, caller: Municipality, session: SessionDep) -> dict[str, int]:
+    """Apply one decision to several held certificates (one audit entry each; all or none)."""
+    return {"resolved": service.resolve_link_reviews(session, caller, body.ids, body.decision, body.note)}
 
 
 @router.put("/gaiji-mappings", summary="外字対応表の登録（全件置換）")

@@ -72,8 +72,8 @@ def check_upload_size(size: int | None) -> None:
     if size is not None and size > limit * 1024 * 1024:
         message = (
             f"ファイルが大きすぎます（{size / 1024 / 1024:,.0f} MB、上限 {limit} MB）。何も反映していません。"
-            "ファイルを分けるか、自動連携（POST /api/v1/certificates/batch）または"
-            " `pmh certificates import` をご利用ください。"
+            "ファイルを分けて登録するか、自動連携（API）またはサーバーでのコマンドによる取込を"
+            "システム管理者に依頼してください。"
         )
         raise UploadTooLarge(message, [FieldError("file", "upload_too_large", message)])
 

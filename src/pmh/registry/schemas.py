@@ -145,6 +145,7 @@ class LinkReviewRead(BaseModel):
     id: int
     payer_number: str
     recipient_number: str
+    program_code: str
     version: int
     reason_codes: list[str]
     reasons: list[str]
@@ -160,6 +161,14 @@ class LinkReviewRead(BaseModel):
 class LinkReviewResolve(BaseModel):
     """Staff's decision on a held certificate: link it (same person) or reject it."""
 
+    decision: Literal["link", "reject"]
+    note: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class LinkReviewBulk(BaseModel):
+    """One decision for several held certificates (each decided and audited on its own, all or none)."""
+
+    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
     decision: Literal["link", "reject"]
     note: Annotated[str | None, Field(max_length=1000)] = None
 

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from pmh import clock
@@ -326,12 +326,22 @@ def certificate_as_of(
 
 
 def list_link_reviews(
-    session: Session, caller: Caller, status: str | None = "open", limit: int = 200
+    session: Session,
+    caller: Caller,
+    status: str | None = "open",
+    limit: int = 200,
+    *,
+    program_code: str | None = None,
+    reason_code: str | None = None,
 ) -> list[LinkReviewRead]:
-    """Return the municipality's held certificates with the facts to compare (audited)."""
+    """Return the municipality's held certificates with the facts to compare (audited).
+
+    ``program_code`` and ``reason_code`` narrow the list to one program or one mismatch reason.
+    """
     stmt = (
-        select(LinkReview, Certificate, CertificateVersion)
+        select(LinkReview, Certificate, CertificateVersion, Program.program_code)
         .join(Certificate, Certificate.id == LinkReview.certificate_id)
+        .join(Program, Program.id == Certificate.program_id)
         .join(
             CertificateVersion,
             (CertificateVersion.certificate_id == LinkReview.certificate_id)
@@ -343,16 +353,21 @@ def list_link_reviews(
     )
     if status:
         stmt = stmt.where(LinkReview.status == status)
+    if program_code:
+        stmt = stmt.where(Program.program_code == program_code)
+    if reason_code:  # codes are stored comma-joined: match one whole code
+        stmt = stmt.where((literal(",") + LinkReview.reason_codes + literal(",")).contains(f",{reason_code},"))
     rows = session.execute(stmt).all()
-    records = cards.records_by_digest(session, {certificate.person_digest for _, certificate, _ in rows})
+    records = cards.records_by_digest(session, {certificate.person_digest for _, certificate, _, _ in rows})
     reviews = []
-    for review, certificate, version in rows:
+    for review, certificate, version, code in rows:
         record = records.get(certificate.person_digest)
         reviews.append(
             LinkReviewRead(
                 id=review.id,
                 payer_number=certificate.payer_number,
                 recipient_number=certificate.recipient_number,
+                program_code=code,
                 version=review.version,
                 reason_codes=review.reason_codes.split(","),
                 reasons=review.reasons.split("\n"),
@@ -398,3 +413,42 @@ def resolve_link_review(session: Session, caller: Caller, review_id: int, decisi
     elif still_open is None:
         certificate.link_status = "linked"
     audit.record(session, caller, f"link_review.{decision}", "certificate", str(certificate.id), {"review": review.id})
+
+
+def resolve_link_reviews(
+    session: Session, caller: Caller, review_ids: Sequence[int], decision: str, note: str | None
+) -> int:
+    """Decide several held certificates at once: one decision (and one audit entry) per review.
+
+    Runs inside the caller's transaction: when one review is unknown or already decided, the
+    error propagates and none of the decisions is kept.
+    """
+    unique = list(dict.fromkeys(review_ids))
+    if not unique:
+        raise InvalidInput("処理する受給者証を1件以上選んでください。")
+    for review_id in unique:
+        resolve_link_review(session, caller, review_id, decision, note)
+    return len(unique)
+
+
+def municipality_program_codes(session: Session, caller: Caller) -> list[str]:
+    """Return the codes of the programs the municipality runs (for filters), in code order."""
+    return list(
+        session.scalars(
+            select(Program.program_code)
+            .where(Program.municipality_id == caller.organisation_id)
+            .order_by(Program.program_code)
+        )
+    )
+
+
+def link_review_counts(session: Session, caller: Caller) -> dict[str, int]:
+    """Count the municipality's reviews by status (open, linked, rejected); no personal data read."""
+    rows = session.execute(
+        select(LinkReview.status, func.count())
+        .where(LinkReview.municipality_id == caller.organisation_id)
+        .group_by(LinkReview.status)
+    ).all()
+    counts = {"open": 0, "linked": 0, "rejected": 0}
+    counts.update({status: int(n) for status, n in rows})
+    return counts

@@ -46,6 +46,14 @@ def birth_text(birth: dt.date | None) -> str:
 environment.globals["birth_text"] = birth_text
 
 
+def number_text(value: int | None) -> str:
+    """Write a count with thousands separators (1741 → 1,741); nothing as an em dash."""
+    return "—" if value is None else f"{value:,}"
+
+
+environment.filters["num"] = number_text
+
+
 def program_name(code: str) -> str:
     """Return a program's name for pages (never its romaji code)."""
     from pmh.reference import catalogue

@@ -144,14 +144,14 @@ def chosen_price(session: Session, fy: int, version: PriceVersion | None) -> Fee
     if version is not None:
         if version not in known:
             raise NotFound(
-                f"{fy}年度の{VERSION_LABELS.get(version, version)}単価は設定されていません"
-                f"（pmh fees price --fiscal-year {fy} --version {version} --unit 円）。"
+                f"{fy}年度の{VERSION_LABELS.get(version, version)}単価は設定されていません。"
+                "先に運営主体が単価を設定してください。"
             )
         return known[version]
     for candidate in ("final", "estimate"):
         if candidate in known:
             return known[candidate]
-    raise NotFound(f"{fy}年度の単価は設定されていません（pmh fees price --fiscal-year {fy} ...）。")
+    raise NotFound(f"{fy}年度の単価は設定されていません。先に運営主体が単価（月額・円）を設定してください。")
 
 
 @dataclass

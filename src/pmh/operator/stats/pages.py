@@ -76,6 +76,11 @@ def map_image(
     staff_in_role(staff, "operator")
     stats = service.from_registry(session, fiscal_year)
     title = map_title(fiscal_year)
-    if extension == "png":
-        return Response(japan_map.render_png(stats.by_prefecture(), title), media_type="image/png")
+    if extension == "png":  # 「地図をPNGでダウンロード」: saved as a file, not opened in the tab
+        name = f"participation-map-{fiscal_year}.png" if fiscal_year else "participation-map.png"
+        return Response(
+            japan_map.render_png(stats.by_prefecture(), title),
+            media_type="image/png",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     return Response(japan_map.render_svg(stats.by_prefecture(), title), media_type="image/svg+xml")

@@ -137,6 +137,30 @@ def periods() -> dict[int, Period]:
     }
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where ``today`` stands among the application periods: the open one, the last closed, the next."""
+
+    today: dt.date
+    current: Period | None
+    previous: Period | None
+    upcoming: Period | None
+
+    @property
+    def is_open(self) -> bool:
+        """True while an application period is open."""
+        return self.current is not None
+
+
+def window(today: dt.date) -> Window:
+    """Return the open period (if any), the last period that closed before ``today`` and the next one."""
+    known = sorted(periods().values(), key=lambda p: p.opens)
+    current = next((p for p in known if p.opens <= today <= p.closes), None)
+    previous = next((p for p in reversed(known) if p.closes < today), None)
+    upcoming = next((p for p in known if p.opens > today), None)
+    return Window(today, current, previous, upcoming)
+
+
 def latest_year() -> int:
     """Return the latest fiscal year that has a subsidy table."""
     return max(r.fiscal_year for r in rules())

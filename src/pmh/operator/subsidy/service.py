@@ -152,6 +152,26 @@ def apply(
     return ApplicationView(application, institution.code, institution.name)
 
 
+def quote_for(
+    session: Session, caller: Caller, option: int, cost: int, on: dt.date, reception_machine: bool = False
+) -> rules.Quote:
+    """Return the amount the institution would receive (試算), from its facility kind and chain status.
+
+    Uses the table of the fiscal year of ``on`` when there is one, else the latest table. Nothing is
+    stored: the application itself is :func:`apply`.
+    """
+    institution = _institution(session, caller)
+    fy = fiscal_year(on)
+    return rules.quote(
+        institution.institution_kind or "",
+        option,
+        cost,
+        reception_machine=reception_machine,
+        large_chain=institution.large_chain,
+        fiscal_year=fy if any(r.fiscal_year == fy for r in rules.rules()) else None,
+    )
+
+
 def own_application(session: Session, caller: Caller) -> ApplicationView | None:
     """Return the caller institution's application, if it has applied."""
     institution = _institution(session, caller)
