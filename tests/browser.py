@@ -52,3 +52,12 @@ def sign_in(browser: Any, hub: LiveHub, login: str) -> Any:
     page.get_by_role("button", name="ログイン").click()
     page.wait_for_url(f"{hub.base_url}/")
     return page
+
+
+def register_kiosk(page: Any, hub: Any) -> None:
+    """Register the signed-in institution's browser as a kiosk (受付端末) at /kiosk/setup."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{hub.base_url}/kiosk/setup")
+    page.get_by_test_id("kiosk-register").click()
+    expect(page.get_by_label("カード（読み取り結果）")).to_be_visible()

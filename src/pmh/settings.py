@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
     resident_session_minutes: int = Field(default=15, ge=1, le=60)
+    kiosk_return_seconds: int = Field(default=15, ge=2, le=600)
+    """How long the kiosk's done screen stays before it returns to the start screen by itself."""
+    kiosk_idle_seconds: int = Field(default=120, ge=10, le=600)
+    """How long the kiosk waits on the consent question before it returns to the start screen."""
     log_level: str = "INFO"
     log_json: bool = True
     cookie_secure: bool = False

@@ -7,6 +7,7 @@ the request says the face matched; a registered face device's key is audited as 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -79,10 +80,13 @@ def test_a_locked_card_tells_the_patient_how_to_unlock_it(world: w.World) -> Non
 
 def test_the_kiosk_offers_the_pin_only_and_shows_the_unlock_path(world: w.World, db_session: Session) -> None:
     clinic = db_session.scalars(select(Organisation).where(Organisation.code == f.CLINIC_CODE)).one()
-    csrf = sign_in(world.client, db_session, clinic, "kiosk-1")
+    staff_csrf = sign_in(world.client, db_session, clinic, "kiosk-1")
+    assert world.client.post("/kiosk/setup", data={"csrf_token": staff_csrf}).status_code == 200  # → /kiosk
     page = world.client.get("/kiosk")
     assert 'value="face" disabled' in page.text
-    form = {"csrf_token": csrf, "card_serial": world.card_serial}
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"csrf_token": csrf.group(1), "card_serial": world.card_serial}
     face = world.client.post("/kiosk/session", data=form | {"auth": "face"})
     assert face.status_code == 403 and "顔認証付きカードリーダーとして登録されていない" in face.text
     for _ in range(3):

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import ARTEFACTS, sign_in
+from tests.browser import ARTEFACTS, register_kiosk, sign_in
 from tests.live import LiveHub, serve_demo
 
 # The tests build on each other (the desk lists the kiosk's receptions): pytest runs with
@@ -30,6 +30,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
 @pytest.fixture(scope="module")
 def clinic(hub: LiveHub, browser: Any) -> Iterator[Any]:
     page = sign_in(browser, hub, "demo-clinic")
+    register_kiosk(page, hub)
     yield page
     page.close()
 
@@ -312,3 +313,21 @@ def test_copay_sheet_page_and_csv(hub: LiveHub, clinic: Any) -> None:
     expect(clinic.get_by_test_id("entry-cancelled")).to_contain_text("残り 1,500 円")
     expect(clinic.get_by_test_id("sheet-lines").locator("tbody tr").nth(2)).to_have_class("cancelled")
     clinic.screenshot(path=str(ARTEFACTS / "copay-entry-cancelled.png"), full_page=True)
+
+
+def test_the_kiosk_is_a_device_view_that_returns_to_the_start_by_itself(hub: LiveHub, clinic: Any) -> None:
+    from playwright.sync_api import expect
+
+    clinic.goto(f"{hub.base_url}/kiosk")
+    expect(clinic.locator(".site-header")).to_have_count(0)  # no staff header, menu or sign-out before patients
+    expect(clinic.get_by_role("button", name="ログアウト")).to_have_count(0)
+    expect(clinic.get_by_role("link", name="API仕様")).to_have_count(0)
+    expect(clinic.get_by_label("カード（読み取り結果）")).to_be_focused()  # autofocus: the reader types here
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-start.png"), full_page=True)
+    _place(clinic, hub, _card(hub, "デモ 太郎"))
+    clinic.get_by_role("button", name="提供しない").click()
+    expect(clinic.get_by_test_id("kiosk-done")).to_be_visible()
+    expect(clinic.get_by_test_id("reception-number")).to_be_visible()
+    clinic.screenshot(path=str(ARTEFACTS / "kiosk-done.png"), full_page=True)
+    expect(clinic.get_by_label("カード（読み取り結果）")).to_be_visible(timeout=40_000)  # back by itself (15 s)
+    expect(clinic.get_by_test_id("kiosk-done")).to_have_count(0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import ARTEFACTS, sign_in
+from tests.browser import ARTEFACTS, register_kiosk, sign_in
 from tests.live import LiveHub, serve_demo
 from tests.registry.test_import import HEADER, line
 
@@ -80,6 +80,7 @@ def test_kiosk_and_reception_pages_work_without_violation(hub: LiveHub, browser:
     watched = _watched(browser, hub, "demo-clinic")
     page = watched.page
     card = next(c for c in hub.credentials()["cards"] if c["name"] == "デモ 花子")
+    register_kiosk(page, hub)
     page.goto(f"{hub.base_url}/kiosk")
     page.get_by_label("カード（読み取り結果）").fill(card["card_serial"])
     page.get_by_label("暗証番号", exact=True).check()
