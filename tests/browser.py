@@ -37,18 +37,32 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-def sign_in(browser: Any, hub: LiveHub, login: str) -> Any:
-    """Open a page signed in as a demo account (password and the current TOTP code)."""
+_LAST_STEP: dict[tuple[str, str], int] = {}
+"""The TOTP step each account last signed in with, per hub: the hub accepts a step only once."""
+
+
+def _fresh_totp(hub: LiveHub, login: str, secret: str) -> str:
+    """Return a TOTP code this account has not used on this hub yet, waiting for the next step if needed."""
     import datetime as dt
+    import time
 
     from pmh.auth.passwords import totp_code
 
+    last = _LAST_STEP.get((hub.base_url, login))
+    while last is not None and int(time.time()) // 30 <= last:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    _LAST_STEP[(hub.base_url, login)] = int(time.time()) // 30
+    return totp_code(secret, dt.datetime.now(dt.UTC))
+
+
+def sign_in(browser: Any, hub: LiveHub, login: str) -> Any:
+    """Open a page signed in as a demo account (password and a TOTP code it has not used yet)."""
     account = next(a for a in hub.credentials()["staff"] if a["login"] == login)
     page = browser.new_page(locale="ja-JP")
     page.goto(f"{hub.base_url}/login")
     page.get_by_label("ログインID").fill(account["login"])
     page.get_by_label("パスワード").fill(account["password"])
-    page.get_by_label("確認コード（6桁）").fill(totp_code(account["totp_secret"], dt.datetime.now(dt.UTC)))
+    page.get_by_label("確認コード（6桁）").fill(_fresh_totp(hub, login, account["totp_secret"]))
     page.get_by_role("button", name="ログイン").click()
     page.wait_for_url(f"{hub.base_url}/")
     return page

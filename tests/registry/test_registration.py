@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pmh.errors import InvalidInput
+from pmh.registry import registration
 from pmh.registry.registration import SCHEMA, pointer, records_of, registration_rows
 from pmh.registry.rows import CertificateRow, RowProblem
 from tests.registry.test_parsing import (
@@ -238,3 +239,18 @@ def test_the_openapi_schema_names_the_published_required_fields() -> None:
         "isDeleted",
         "certificationDetail",
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ([{"basicFiveInfo": {"name": "佐藤\x00花子"}}], "/0/basicFiveInfo/name"),
+        ([{}, {"historyKey": ["a", "b\x00"]}], "/1/historyKey/1"),
+        ({"records": [{"name": "\x00"}]}, "/records/0/name"),
+    ],
+)
+def test_a_nul_anywhere_in_the_body_is_refused_with_its_pointer(body: Any, where: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        registration.refuse_nul(body)
+    assert (refused.value.errors[0].field, refused.value.errors[0].code) == (where, "nul_character")
+    registration.refuse_nul([{"basicFiveInfo": {"name": "佐藤 花子"}}])  # nothing to refuse

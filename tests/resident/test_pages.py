@@ -42,7 +42,7 @@ def _visit_clinic(hub: LiveHub, card: dict[str, Any]) -> int:
     """The patient places the card at the demo clinic's reader, shares everything, and the clinic reads it."""
     opened = httpx.post(
         f"{hub.base_url}/api/v1/card-sessions",
-        json={"card_serial": card["card_serial"], "auth": "face"},
+        json={"card_serial": card["card_serial"], "auth": "pin", "pin": card["pin"]},
         headers=_key(hub, "card_reader"),
     )
     assert opened.status_code == 201, opened.text

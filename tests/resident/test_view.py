@@ -196,7 +196,9 @@ def test_access_log_covers_municipality_uploads_and_copay_and_nothing_of_other_p
     with db_session.begin_nested():
         other = cards.issue_card(db_session, w.OTHER_PERSON, "1357")
     other_session = world.client.post(
-        "/api/v1/card-sessions", json={"card_serial": other.card_serial, "auth": "face"}, headers=world.reader()
+        "/api/v1/card-sessions",
+        json={"card_serial": other.card_serial, "auth": "face"},
+        headers=f.bearer(world.face_reader_key),
     ).json()
     world.client.post(
         f"/api/v1/card-sessions/{other_session['id']}/consent", json={"subsidy": "none"}, headers=world.reader()
@@ -300,7 +302,9 @@ def test_a_reception_of_someone_else_looks_like_none(world: w.World, db_session:
     with db_session.begin_nested():
         other = cards.issue_card(db_session, w.OTHER_PERSON, "1357")
     card_session = world.client.post(
-        "/api/v1/card-sessions", json={"card_serial": other.card_serial, "auth": "face"}, headers=world.reader()
+        "/api/v1/card-sessions",
+        json={"card_serial": other.card_serial, "auth": "face"},
+        headers=f.bearer(world.face_reader_key),
     ).json()
     theirs = world.client.post(
         f"/api/v1/card-sessions/{card_session['id']}/consent", json={"subsidy": "none"}, headers=world.reader()

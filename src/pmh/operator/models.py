@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pmh.db import BigId, TimestampedBase
@@ -25,7 +25,7 @@ class FeePrice(TimestampedBase):
     fiscal_year: Mapped[int] = mapped_column(Integer)
     version: Mapped[str] = mapped_column(String(8))
     unit_price_sen: Mapped[int] = mapped_column(Integer)
-    introduction_total: Mapped[int | None] = mapped_column(Integer)
+    introduction_total: Mapped[int | None] = mapped_column(BigInteger)
     introducing_municipalities: Mapped[int | None] = mapped_column(Integer)
     set_by: Mapped[str] = mapped_column(String(100))
 

@@ -107,6 +107,7 @@ def certificates_batch(
 
     The earlier ``{"records": [...], "allowPartial": …}`` body is still accepted as an alias.
     """
+    registration.refuse_nul(body)
     if isinstance(body, dict):
         return _legacy_batch(body, caller, session, allow_partial)
     records = registration.records_of(body)

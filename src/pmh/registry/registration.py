@@ -128,6 +128,37 @@ def records_of(body: Any) -> list[Any]:
     return body
 
 
+def refuse_nul(body: Any) -> None:
+    """Refuse a body with a NUL character anywhere (no record needs one, and PostgreSQL text cannot hold it).
+
+    The body guard checks small bodies; the batch is a large body, so it is checked here, naming the
+    JSON pointer of the first NUL found.
+    """
+    where = _nul_at(body, "")
+    if where is not None:
+        message = f"NUL 文字（U+0000）を含む値は受け付けません（{where or '/'}）"
+        raise InvalidInput(message, [FieldError(where or "/", "nul_character", message)])
+
+
+def _nul_at(value: Any, pointer: str) -> str | None:
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            step = "/" + str(key).replace("~", "~0").replace("/", "~1")
+            if "\x00" in str(key):
+                return pointer + step
+            found = _nul_at(item, pointer + step)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
 def registration_rows(
     records: Sequence[Any],
     programs: Mapping[str, ProgramRule],

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+from pmh.codes.fiscal import MONTH_PATTERN  # one month rule for the whole hub (1800-01 … 2999-12)
+
+__all__ = ["MONTH_PATTERN"]
 
 
 class ResidentSessionCreate(BaseModel):
