@@ -152,7 +152,7 @@ def _validated(raw: Mapping[str, str], row: int, errors: list[FieldError]) -> di
 def import_insurance_records(
     session: Session, stream: IO[str], progress: Callable[[int], None] | None = None
 ) -> InsuranceImport:
-    """Load insurance records from CSV (interfaces.md §3), all or nothing; upsert by My Number digest."""
+    """Load insurance records from CSV (docs/cards.md), all or nothing; upsert by My Number digest."""
     result = InsuranceImport()
     pending: list[dict[str, Any]] = []
     seen: set[str] = set()

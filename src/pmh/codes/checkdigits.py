@@ -1,4 +1,4 @@
-"""Check digits of the numbers the subsidy world uses (domain.md "Numbers and codes")."""
+"""Check digits of the numbers the subsidy world uses (docs/codes.md)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ DEMO_PHARMACY_CODE = "1340112349"
 DEMO_FEE_YEAR = 2027
 DEMO_FEE_UNIT_SEN = 700  # ¥7.00, kept in 銭
 DEMO_MUNICIPALITIES = ("132012", "130001")  # 八王子市, 東京都
-# Real payer numbers of 八王子市's local programs (domain.md) and made-up ones of Tokyo's national programs.
+# Real payer numbers of 八王子市's local programs (docs/registry.md) and made-up ones of Tokyo's national programs.
 DEMO_PROGRAMS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "132012": (("kodomo", ("88138243", "89131247")), ("hitorioya", ("81136244",)), ("shoman", ("52136017",))),
     "130001": (("nanbyo", ("54136015",)),),

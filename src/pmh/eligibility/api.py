@@ -1,4 +1,4 @@
-"""HTTP edge of the reader flow and of what institutions read (interfaces.md §2)."""
+"""HTTP edge of the reader flow and of what institutions read (docs/eligibility.md)."""
 
 from __future__ import annotations
 

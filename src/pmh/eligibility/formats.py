@@ -1,4 +1,4 @@
-"""The eligibility result's output formats: json, xml, fhir and orca (interfaces.md §2, docs/eligibility-formats.md).
+"""The eligibility result's output formats: json, xml, fhir and orca (docs/eligibility.md, docs/eligibility-formats.md).
 
 Pure functions of an :class:`EligibilityResult`: no database, no clock, no randomness, so the same
 reception always renders to the same bytes (the FHIR ids are name-based UUIDs of the reception).

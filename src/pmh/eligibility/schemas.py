@@ -1,4 +1,4 @@
-"""Shapes of the reader flow and of the eligibility result (interfaces.md §2).
+"""Shapes of the reader flow and of the eligibility result (docs/eligibility.md).
 
 The field names of :class:`EligibilityResult` and its parts are a contract that レセコン vendors
 code against: keep them exactly, add freely.

@@ -1,7 +1,7 @@
 """The one import engine behind every door (web page, ``POST /uploads``, ``POST /certificates/batch``,
 ``pmh certificates import``).
 
-Semantics (interfaces.md §1): all or nothing unless ``allow_partial``; idempotent by content (an
+Semantics (docs/upload-format.md): all or nothing unless ``allow_partial``; idempotent by content (an
 upload whose content was already *applied* for the municipality applies nothing and answers with
 the first result); uploads of one municipality never interleave; every problem names row, column,
 code and a Japanese message; the linking guard holds mismatches in the review queue.
@@ -48,13 +48,13 @@ Source = Literal["file", "api", "cli", "web"]
 RowReader = Callable[[Mapping[str, ProgramRule], Mapping[str, str]], Iterator[CertificateRow | RowProblem]]
 Progress = Callable[[int], None]
 
-# Identity facts: left empty in a 変更 they keep their previous value (interfaces.md §1, docs/upload-format.md).
+# Identity facts: left empty in a 変更 they keep their previous value (docs/upload-format.md).
 IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
 UPLOAD_LOCK_NAMESPACE = 0x706D6875  # "pmhu": advisory-lock namespace of uploads (PostgreSQL)
 
 
 def file_reader(stream: BinaryIO) -> RowReader:
-    """Return the row reader of an upload file (interfaces.md §1) for :func:`run_import`."""
+    """Return the row reader of an upload file (docs/upload-format.md) for :func:`run_import`."""
     return lambda rules, gaiji: read_certificates(stream, rules, gaiji)
 
 

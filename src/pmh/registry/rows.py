@@ -1,6 +1,6 @@
 """The certificate row every upload path produces, and the column table of the upload file.
 
-The upload file (interfaces.md §1) and the JSON batch (自動連携, §2) both end up as
+The upload file (docs/upload-format.md) and the JSON batch (自動連携, §2) both end up as
 :class:`CertificateRow` — or :class:`RowProblem` when a record breaks a rule. The column aliases
 of :data:`COLUMNS` are the common vocabulary: the batch maps each JSON field to an alias first.
 """
@@ -100,7 +100,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("付加条件", "additional_conditions", "conditions", max_length=100, max_items=50),
     Column("券面記載事項", "certificate_details", "details", max_length=200, max_items=50),
 )
-"""The 24 columns of the upload file, in the order of interfaces.md §1."""
+"""The 24 columns of the upload file, in the order of docs/upload-format.md."""
 
 API_ONLY_COLUMNS: tuple[Column, ...] = (
     Column("証サブキー", "sub_key", "text", max_length=50),

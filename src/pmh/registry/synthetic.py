@@ -1,9 +1,9 @@
 """Synthetic certificate files and matching insurance records, for tests and benchmarks.
 
 :func:`generate` yields :class:`SyntheticCase` s one at a time (a million rows are never held in
-memory): a certificate row keyed by the Japanese headers of the upload file (interfaces.md §1), its
+memory): a certificate row keyed by the Japanese headers of the upload file (docs/upload-format.md), its
 values written the way municipal files write them (和暦 in several forms, full-width digits now and
-then), and the insurance record its My Number finds (interfaces.md §3). Most cases are one person
+then), and the insurance record its My Number finds (docs/cards.md). Most cases are one person
 written alike on both sides; with ``variant_rate`` the certificate writes the same person's name in
 another notation (the linking guard must link these); with ``mismatch_rate`` it names somebody else
 — a family member, a twin, the owner of a mistyped My Number (the guard must hold these).
@@ -64,7 +64,7 @@ CERTIFICATE_COLUMNS: tuple[str, ...] = (
     "付加条件",
     "券面記載事項",
 )
-"""The header of the certificate upload file, in the order of interfaces.md §1."""
+"""The header of the certificate upload file, in the order of docs/upload-format.md."""
 
 
 VARIANT_KINDS: tuple[str, ...] = (

@@ -1,1 +1,1 @@
-"""Contact windows, delegations and one contract per prefecture per fiscal year (委託契約), rules.md §3."""
+"""Contact windows, delegations and one contract per prefecture per fiscal year (委託契約), docs/operator.md."""

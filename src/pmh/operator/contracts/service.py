@@ -1,4 +1,4 @@
-"""Contact windows, delegations and prefecture contracts (委託契約), rules.md §3.
+"""Contact windows, delegations and prefecture contracts (委託契約), docs/operator.md.
 
 - Each municipality names one contact window (とりまとめ窓口) for all its programs and chooses how it
   pays the operating fee (monthly or annual).

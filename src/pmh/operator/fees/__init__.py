@@ -1,1 +1,1 @@
-"""Operating and introduction fees (運営負担金・新規導入費用), rules.md §1–2."""
+"""Operating and introduction fees (運営負担金・新規導入費用), docs/operator.md."""

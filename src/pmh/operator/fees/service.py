@@ -1,4 +1,4 @@
-"""Operating fee (運営負担金) and new-introduction fee (新規導入費用), rules.md §1–2.
+"""Operating fee (運営負担金) and new-introduction fee (新規導入費用), docs/operator.md.
 
 The rules, as implemented:
 

@@ -1,4 +1,4 @@
-"""Participation statistics (参加状況), rules.md §5: counts per fiscal year, per level and per program,
+"""Participation statistics (参加状況), docs/operator.md: counts per fiscal year, per level and per program,
 systems modified per year (new vs adding programs), and each prefecture's share of participating
 municipalities in four bands — from the registry or from a participation list."""
 
