@@ -197,7 +197,7 @@ def test_access_log_covers_municipality_uploads_and_copay_and_nothing_of_other_p
         other = cards.issue_card(db_session, w.OTHER_PERSON, "1357")
     other_session = world.client.post(
         "/api/v1/card-sessions",
-        json={"card_serial": other.card_serial, "auth": "face"},
+        json={"card_serial": other.card_serial, "auth": "face", "face_matched": True},
         headers=f.bearer(world.face_reader_key),
     ).json()
     world.client.post(
@@ -303,7 +303,7 @@ def test_a_reception_of_someone_else_looks_like_none(world: w.World, db_session:
         other = cards.issue_card(db_session, w.OTHER_PERSON, "1357")
     card_session = world.client.post(
         "/api/v1/card-sessions",
-        json={"card_serial": other.card_serial, "auth": "face"},
+        json={"card_serial": other.card_serial, "auth": "face", "face_matched": True},
         headers=f.bearer(world.face_reader_key),
     ).json()
     theirs = world.client.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
@@ -70,7 +70,11 @@ def list_deadlines(
     "/onboarding/deadlines/{fiscal_year}/{step}", response_model=dict[str, Any], summary="期限の設定（運営主体）"
 )
 def put_deadline(
-    caller: Operator, session: SessionDep, fiscal_year: int, step: DeadlineStep, data: DeadlineUpdate
+    caller: Operator,
+    session: SessionDep,
+    fiscal_year: Annotated[int, Path(ge=2000, le=2100, description="年度（西暦）")],
+    step: DeadlineStep,
+    data: DeadlineUpdate,
 ) -> dict[str, Any]:
     """Set (or move) one step's deadline for a fiscal year."""
     row = service.set_deadline(session, caller, fiscal_year, step, data.due_on, data.label, data.opens_on)

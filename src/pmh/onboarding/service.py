@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmh import csvfiles
 from pmh.audit import service as audit
 from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year as fiscal_year_of
@@ -710,7 +711,7 @@ def _iso(day: dt.date | None) -> str:
 def export_csv(session: Session, caller: Caller, view: Overview) -> str:
     """Return the readiness as CSV text (the edges add the BOM); every cell formula-safe; audited."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csvfiles.writer(out, lineterminator="\r\n")  # the hub's one formula-safe writer
     writer.writerow(EXPORT_HEADER)
     for row in view.rows:
         cells = [

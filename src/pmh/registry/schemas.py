@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from pmh.deps import DbId
 from pmh.privacy import mask_my_numbers
 
 PayerNumberStr = Annotated[str, Field(min_length=1, max_length=16)]
@@ -168,7 +169,7 @@ class LinkReviewResolve(BaseModel):
 class LinkReviewBulk(BaseModel):
     """One decision for several held certificates (each decided and audited on its own, all or none)."""
 
-    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    ids: Annotated[list[DbId], Field(min_length=1, max_length=500)]
     decision: Literal["link", "reject"]
     note: Annotated[str | None, Field(max_length=1000)] = None
 
