@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import random
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -832,8 +831,8 @@ STREAM_ROWS = 40_000
 
 
 def test_a_large_file_streams_in_bounded_memory() -> None:
-    # 40,000 rows of about 700 bytes (28 MB): enough to show the file is never held whole, small
-    # enough to stay within the time budget under tracemalloc on a slow machine.
+    # 40,000 rows of about 700 bytes (28 MB): enough to show the file is never held whole. Memory is
+    # what this test pins; speed is measured by benchmarks/ingest.py, never asserted here.
     address = "東京都八王子市元本郷町三丁目二十四番一号" * 10
     with tempfile.TemporaryFile() as handle:
         handle.write(b"op,payer_number,recipient_number,valid_to,address\r\n")
@@ -841,7 +840,6 @@ def test_a_large_file_streams_in_bounded_memory() -> None:
             handle.write(f"3,{NATIONAL},{_recipient(index)},2027-03-31,{address}\r\n".encode())
         size = handle.tell()
         handle.seek(0)
-        started = time.perf_counter()
         tracemalloc.start()
         try:
             count = sum(1 for result in read_certificates(handle, PROGRAMS) if isinstance(result, CertificateRow))
@@ -851,4 +849,3 @@ def test_a_large_file_streams_in_bounded_memory() -> None:
     assert count == STREAM_ROWS
     assert size > 25_000_000
     assert peak < 12_000_000, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.0f} MB file"
-    assert time.perf_counter() - started < 30
