@@ -103,3 +103,24 @@ def test_a_reception_at_half_past_midnight_belongs_to_japans_day(
     assert [row["id"] for row in listed.json()] == [reception_id]
     result = world.eligibility(reception_id)  # no service date: today in Japan
     assert result["service_date"] == JAPAN_DAY.isoformat()
+
+
+def test_pages_write_times_in_japan_with_the_zone_marked() -> None:
+    from pmh.web.templating import jst_text
+
+    assert jst_text(JUST_AFTER_MIDNIGHT) == "2027-04-01 00:30 JST"
+    assert jst_text(JUST_AFTER_MIDNIGHT, "%H:%M") == "00:30 JST"
+    assert jst_text(None) == ""
+
+
+def test_the_keys_page_shows_a_key_made_after_midnight_in_japan_on_japans_date(
+    db_session: Session, client: TestClient
+) -> None:
+    from tests.operator.support import sign_in
+
+    clinic = f.institution(db_session)
+    with clock.frozen_at(JUST_AFTER_MIDNIGHT):
+        f.api_key(db_session, clinic, "institution")
+    sign_in(client, db_session, clinic, "clock-clerk")
+    page = client.get("/keys")
+    assert "2027-04-01 00:30 JST" in page.text and "2027-03-31 15:30" not in page.text

@@ -46,6 +46,16 @@ def birth_text(birth: dt.date | None) -> str:
 environment.globals["birth_text"] = birth_text
 
 
+def jst_text(instant: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Write an instant as people read it: in Japan's time, the zone marked (2026-12-02 14:05 JST)."""
+    if instant is None:
+        return ""
+    return instant.astimezone(clock.JST).strftime(fmt) + " JST"
+
+
+environment.filters["jst"] = jst_text
+
+
 def number_text(value: int | None) -> str:
     """Write a count with thousands separators (1741 → 1,741); nothing as an em dash."""
     return "—" if value is None else f"{value:,}"
