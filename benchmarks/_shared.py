@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -45,3 +48,33 @@ def register_programs(env: dict[str, str]) -> None:
     pmh(env, "db", "upgrade")
     for program, payer in PROGRAMS:
         pmh(env, "programs", "add", "--municipality", MUNICIPALITY, "--program", program, "--payer-number", payer)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Return the process's peak resident set (VmHWM) so far, in MB."""
+    try:
+        for entry in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if entry.startswith("VmHWM:"):
+                return int(entry.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def measured(env: dict[str, str], *args: str, sample_seconds: float = 0.05) -> tuple[str, float, float]:
+    """Run a pmh command; return its stdout, wall time and peak RSS (sampled from /proc every ``sample_seconds``)."""
+    # Output goes to files, not pipes, so a chatty child can never block while it is being sampled.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        with subprocess.Popen([sys.executable, "-m", "pmh", *args], env=env, stdout=out, stderr=err) as process:
+            peak = 0.0
+            while process.poll() is None:
+                peak = max(peak, peak_rss_mb(process.pid))
+                time.sleep(sample_seconds)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"pmh {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}\n{stdout[:2000]}")
+    return stdout, seconds, peak

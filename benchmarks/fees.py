@@ -21,13 +21,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-from _shared import ADMIN_URL, fresh_database, pmh
+from _shared import ADMIN_URL, fresh_database, measured, pmh
 from sqlalchemy import create_engine, text
 
 from pmh.reference import catalogue
@@ -46,35 +43,6 @@ SECONDARY_INDEXES = (
     ("certificate_versions", "ix_certificate_versions_lookup", "", "(certificate_id, effective_from)"),
     ("certificate_versions", "ix_certificate_versions_upload_id", "", "(upload_id)"),
 )
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """Return the process's peak resident set (VmHWM) so far, in MB."""
-    try:
-        for entry in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if entry.startswith("VmHWM:"):
-                return int(entry.split()[1]) / 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0.0
-
-
-def _measured(env: dict[str, str], *args: str) -> tuple[str, float, float]:
-    """Run a pmh command; return its stdout, wall time and peak RSS (sampled from /proc)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        with subprocess.Popen([sys.executable, "-m", "pmh", *args], env=env, stdout=out, stderr=err) as process:
-            peak = 0.0
-            while process.poll() is None:
-                peak = max(peak, _peak_rss_mb(process.pid))
-                time.sleep(0.02)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if process.returncode != 0:
-        raise SystemExit(f"pmh {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}\n{stdout[:2000]}")
-    return stdout, seconds, peak
 
 
 def _load(url: str, registrations: int) -> float:
@@ -229,7 +197,9 @@ def run(registrations: int, keep: bool, check: bool) -> dict[str, object]:
             env, "fees", "price", "--fiscal-year", str(FISCAL_YEAR), "--version", "final", "--unit", UNIT_YEN,
             "--introduction-total", str(INTRODUCTION_TOTAL),
         )  # fmt: skip
-        stdout, seconds, peak = _measured(env, "fees", "compute", "--fiscal-year", str(FISCAL_YEAR), "--json")
+        stdout, seconds, peak = measured(
+            env, "fees", "compute", "--fiscal-year", str(FISCAL_YEAR), "--json", sample_seconds=0.02
+        )
         report = json.loads(stdout)
         figures: dict[str, object] = {
             "registrations": registrations,

@@ -17,45 +17,14 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _shared import MUNICIPALITY, fresh_database, pmh, register_programs
+from _shared import MUNICIPALITY, fresh_database, measured, pmh, register_programs
 
 TABLES = ("certificates", "certificate_versions")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """Return the process's peak resident set (VmHWM) so far, in MB."""
-    try:
-        for entry in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if entry.startswith("VmHWM:"):
-                return int(entry.split()[1]) / 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0.0
-
-
-def _measured(env: dict[str, str], *args: str) -> tuple[str, float, float]:
-    """Run a pmh command; return its stdout, wall time and peak RSS (sampled from /proc)."""
-    # Output goes to files, not pipes, so a chatty child can never block while it is being sampled.
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        with subprocess.Popen([sys.executable, "-m", "pmh", *args], env=env, stdout=out, stderr=err) as process:
-            peak = 0.0
-            while process.poll() is None:
-                peak = max(peak, _peak_rss_mb(process.pid))
-                time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if process.returncode != 0:
-        raise SystemExit(f"pmh {' '.join(args)} failed ({process.returncode}):\n{stderr[-3000:]}\n{stdout[:2000]}")
-    return stdout, seconds, peak
 
 
 def _copy_ceiling(url: str) -> tuple[int, float]:
@@ -114,7 +83,7 @@ def run(rows: int, keep: bool) -> dict[str, float | int]:
     pmh(env, "insurance", "import", str(insurance))
 
     print("importing certificates through the engine …", file=sys.stderr)
-    stdout, seconds, peak_mb = _measured(
+    stdout, seconds, peak_mb = measured(
         env, "certificates", "import", str(certificates), "--municipality", MUNICIPALITY, "--json"
     )
     outcome = json.loads(stdout)
