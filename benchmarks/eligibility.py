@@ -204,12 +204,13 @@ def _make_receptions(insurance: Path, count: int, seed: int) -> Setup:
     from pmh.auth.passwords import hash_password
     from pmh.cards import service as cards
     from pmh.db import unit_of_work
-    from pmh.eligibility import service as eligibility
+    from pmh.eligibility import reader as eligibility
+    from pmh.eligibility.common import today_in_japan
     from pmh.eligibility.schemas import CardSessionCreate, ConsentCreate
 
     started = time.perf_counter()
     institution_key, reader_key = _keys()
-    people = _eligible_people(_sample_my_numbers(insurance, count * 4, seed), eligibility.today_in_japan())
+    people = _eligible_people(_sample_my_numbers(insurance, count * 4, seed), today_in_japan())
     if len(people) < count:
         raise SystemExit(f"only {len(people)} people with one linked, valid certificate; lower --receptions")
     people = people[:count]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pmh import clock
 from pmh.cards import service as cards
-from pmh.eligibility.service import today_in_japan
+from pmh.eligibility.common import today_in_japan
 from pmh.operator import clock as operator_clock
 from pmh.registry import service as registry
 from pmh.registry.schemas import ProgramCreate

@@ -16,7 +16,7 @@ from pmh.copay import service as copay
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.copay.schemas import CopayEntryCreate
 from pmh.db import make_engine
-from pmh.eligibility import service as eligibility
+from pmh.eligibility import reader as eligibility
 from pmh.eligibility.schemas import CardSessionCreate, ConsentCreate
 from pmh.errors import PmhError
 from pmh.migrate import upgrade

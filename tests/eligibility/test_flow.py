@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmh.audit.models import AuditEntry
-from pmh.eligibility.service import NO_CERTIFICATES, QUESTION
+from pmh.eligibility.reader import NO_CERTIFICATES, QUESTION
 from tests import factories as f
 from tests.eligibility import world as w
 

@@ -257,7 +257,7 @@ def test_patient_registry_import_page_reports_rows_and_fields(hub: LiveHub, clin
 def test_copay_sheet_page_and_csv(hub: LiveHub, clinic: Any) -> None:
     from playwright.sync_api import expect
 
-    from pmh.eligibility.service import today_in_japan
+    from pmh.eligibility.common import today_in_japan
 
     key = next(
         k["key"] for k in hub.credentials()["keys"] if k["role"] == "institution" and k["name"] == "デモ内科クリニック"

@@ -16,7 +16,7 @@ from pmh import clock
 from pmh.auth.schemas import Caller
 from pmh.cards import service as cards
 from pmh.db import make_engine
-from pmh.eligibility import service as eligibility
+from pmh.eligibility import reader as eligibility
 from pmh.eligibility.schemas import CardSessionCreate, ConsentCreate
 from pmh.migrate import upgrade
 from tests import factories as f

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pmh.auth.schemas import Caller
 from pmh.cards import service as cards
-from pmh.eligibility.service import today_in_japan
+from pmh.eligibility.common import today_in_japan
 from pmh.registry import importer
 from pmh.registry.parsing import read_certificates
 from pmh.registry.schemas import UploadResult

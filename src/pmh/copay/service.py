@@ -29,10 +29,10 @@ from pmh.copay.schemas import (
     CopaySheetLine,
 )
 from pmh.db import utcnow
-from pmh.eligibility import service as eligibility
-from pmh.eligibility.service import CertificateState
+from pmh.eligibility import result
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.reference import catalogue
+from pmh.registry.asof import CertificateOn
 
 
 class CapExceeded(Conflict):
@@ -42,7 +42,7 @@ class CapExceeded(Conflict):
     title = "自己負担上限額を超えます"
 
 
-def _cap(state: CertificateState, ledger: str) -> int:
+def _cap(state: CertificateOn, ledger: str) -> int:
     version = state.version
     cap = version.inpatient_cap if ledger == "inpatient" else version.monthly_cap
     if cap is None:
@@ -50,9 +50,9 @@ def _cap(state: CertificateState, ledger: str) -> int:
     return cap
 
 
-def _checked(session: Session, caller: Caller, data: CopayQuoteCreate) -> tuple[int, CertificateState, str, int]:
+def _checked(session: Session, caller: Caller, data: CopayQuoteCreate) -> tuple[int, CertificateOn, str, int]:
     """Return the reception id, the certificate as of the service date, its ledger and cap."""
-    reception, state = eligibility.consented_certificate(
+    reception, state = result.consented_certificate(
         session, caller, data.reception_id, data.payer_number, data.recipient_number, data.service_date
     )
     if state.status != "valid":
@@ -77,10 +77,10 @@ def _month_row(session: Session, certificate_id: int, month: str, ledger: str, l
     return row
 
 
-def _rate(session: Session, state: CertificateState) -> int | None:
+def _rate(session: Session, state: CertificateOn) -> int | None:
     if state.version.copay_rate is not None:
         return state.version.copay_rate
-    return eligibility.insurance_rate(session, state.certificate.person_digest)
+    return result.insurance_rate(session, state.certificate.person_digest)
 
 
 def quote(session: Session, caller: Caller, data: CopayQuoteCreate) -> CopayQuote:
@@ -153,7 +153,7 @@ def record_entry(session: Session, caller: Caller, data: CopayEntryCreate) -> Co
 def cancel_entry(session: Session, caller: Caller, entry_id: int) -> CopayEntryRead:
     """Cancel an entry (a correction); only the institution that recorded it may, and only once."""
     entry = session.get(CopayEntry, entry_id)
-    if entry is None or not eligibility.consenting(session, caller, entry.certificate_id):
+    if entry is None or not result.consenting(session, caller, entry.certificate_id):
         raise NotFound("この記録は見つかりません。")
     if entry.institution_id != caller.organisation_id:
         raise NotPermitted("他の医療機関が記録した自己負担額は取り消せません。記録した医療機関に連絡してください。")
@@ -168,7 +168,7 @@ def cancel_entry(session: Session, caller: Caller, entry_id: int) -> CopayEntryR
     entry.cancelled_at = utcnow()
     entry.cancelled_by = caller.actor
     month_row.total -= entry.copay_amount
-    state = eligibility.certificate_state(session, entry.certificate_id, entry.service_date)
+    state = result.certificate_state(session, entry.certificate_id, entry.service_date)
     cap = _cap(state, month_row.ledger)
     audit.record(session, caller, "copay.cancel", "certificate", str(entry.certificate_id), {"entry": entry.id})
     return CopayEntryRead(
@@ -197,7 +197,7 @@ def sheet(
     stay, struck out, without a running total.
     """
     first = _first_day(month)
-    _, state = eligibility.consented_certificate(session, caller, reception_id, payer_number, recipient_number, first)
+    _, state = result.consented_certificate(session, caller, reception_id, payer_number, recipient_number, first)
     ledger = ledger_name(state.version.inpatient_cap is not None, inpatient)
     cap = _cap(state, ledger)
     entries = list(

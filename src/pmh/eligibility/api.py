@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import DbId, SessionDep
-from pmh.eligibility import formats, service
+from pmh.eligibility import formats, reader, receptions, result
+from pmh.eligibility import recheck as monthly
 from pmh.eligibility.schemas import (
     CardSessionCreate,
     CardSessionRead,
@@ -34,7 +35,7 @@ SessionId = Annotated[str, Path(min_length=1, max_length=64, description="カー
 @router.post("/card-sessions", response_model=CardSessionRead, status_code=201, summary="カードによる本人確認")
 def open_card_session(body: CardSessionCreate, caller: CardReader, session: SessionDep) -> CardSessionRead:
     """Authenticate the card (face or PIN) and list the holder's certificates to offer: names only, never numbers."""
-    return service.open_card_session(session, caller, body)
+    return reader.open_card_session(session, caller, body)
 
 
 @router.post(
@@ -42,7 +43,7 @@ def open_card_session(body: CardSessionCreate, caller: CardReader, session: Sess
 )
 def give_consent(session_id: SessionId, body: ConsentCreate, caller: CardReader, session: SessionDep) -> ConsentRead:
     """Record すべて提供 / 個別に提供 / 提供しない and create the reception."""
-    return service.give_consent(session, caller, session_id, body)
+    return reader.give_consent(session, caller, session_id, body)
 
 
 @router.get("/receptions", response_model=list[ReceptionRow], summary="顔認証付きCR利用者リスト")
@@ -52,7 +53,7 @@ def list_receptions(
     date: Annotated[dt.date | None, Query(description="受付日（既定: 本日）")] = None,
 ) -> list[ReceptionRow]:
     """Return the day's receptions with their insurance and patient-number links (and candidates when unlinked)."""
-    return service.list_receptions(session, caller, date)
+    return receptions.list_receptions(session, caller, date)
 
 
 @router.get(
@@ -80,29 +81,29 @@ def eligibility(
     ] = None,
 ) -> Response:
     """Return the insurance result and the consented certificates as of the service date, in the asked format."""
-    result = service.eligibility(session, caller, reception_id, service_date, format, total_cost=total_cost)
+    found = result.eligibility(session, caller, reception_id, service_date, format, total_cost=total_cost)
     number = (
         patients.patient_number_of_reception(session, caller.organisation_id, reception_id)
         if format == "orca"
         else None
     )
-    body, media_type = formats.render(result, format, number)
+    body, media_type = formats.render(found, format, number)
     return Response(body, media_type=media_type)
 
 
 @router.put("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけ")
 def link_patient(reception_id: DbId, body: PatientLink, caller: Institution, session: SessionDep) -> ReceptionRow:
     """Link a reception to the patient registry by patient number (or register a new patient number)."""
-    return service.link_patient(session, caller, reception_id, body)
+    return receptions.link_patient(session, caller, reception_id, body)
 
 
 @router.delete("/receptions/{reception_id}/patient", response_model=ReceptionRow, summary="患者番号との紐づけの解除")
 def unlink_patient(reception_id: DbId, caller: Institution, session: SessionDep) -> ReceptionRow:
     """Undo a reception's patient-number link; the person's next visits are no longer linked to that patient."""
-    return service.unlink_patient(session, caller, reception_id)
+    return receptions.unlink_patient(session, caller, reception_id)
 
 
 @router.post("/eligibility/recheck", response_model=RecheckReport, summary="一括照会（月次の再確認）")
 def recheck(body: RecheckCreate, caller: Institution, session: SessionDep) -> RecheckReport:
     """Re-check every reception of the month that still has consent and report what changed since first read."""
-    return service.recheck(session, caller, body.month)
+    return monthly.recheck(session, caller, body.month)

@@ -5,6 +5,12 @@ Pure functions over program codes and payer numbers; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pmh.registry.asof import CertificateOn
+
 # 公費負担医療の給付の順位 by 法別番号, as the レセプト記載要領 orders 公費 on a claim (第1公費, 第2公費 …):
 # war-injury and atomic-bomb programs first, then the infection-control, mental-health, disability,
 # child and intractable-disease programs; 中国残留邦人等 (25) and 生活保護 (12) last among national
@@ -82,3 +88,8 @@ def designated_institution(program_code: str, designated: list[str], institution
     if program_code not in DESIGNATION_PROGRAMS or not designated:
         return None
     return institution_code in designated
+
+
+def in_claim_order(states: Iterable[CertificateOn]) -> list[CertificateOn]:
+    """Return certificates in claim order (公費1 first), as the eligibility result lists them."""
+    return sorted(states, key=lambda s: claim_order_key(s.certificate.payer_number, s.certificate.recipient_number))

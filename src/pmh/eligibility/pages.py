@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pmh.auth.schemas import Caller
 from pmh.cards.service import CardRefused
 from pmh.deps import SessionDep
-from pmh.eligibility import kiosk, service
+from pmh.eligibility import kiosk
+from pmh.eligibility import reader as reader_flow
 from pmh.eligibility.schemas import CardSessionCreate, ConsentCreate
 from pmh.errors import PmhError
 from pmh.settings import get_settings
@@ -78,7 +79,7 @@ def authenticate(
     kiosk.check_kiosk_csrf(request, csrf_token)
     try:
         data = CardSessionCreate(card_serial=card_serial or "-", auth=auth, pin=pin or None)
-        card_session = service.open_card_session(session, reader, data)
+        card_session = reader_flow.open_card_session(session, reader, data)
     except CardRefused as exc:
         # Rendered, not raised: the wrong-PIN count this request made must commit with it.
         unlock = exc.extensions.get("unlock_path")
@@ -105,7 +106,7 @@ def consent(
     data = ConsentCreate(subsidy=subsidy, selected=selected or [])
     try:
         with session.begin_nested():
-            result = service.give_consent(session, reader, session_id, data)
+            result = reader_flow.give_consent(session, reader, session_id, data)
     except PmhError as exc:
         return _screen(request, "kiosk_card", exc.status_code, error=exc.message)
     return _screen(request, "kiosk_done", result=result, subsidy=subsidy)

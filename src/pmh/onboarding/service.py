@@ -30,7 +30,7 @@ from pmh.audit import service as audit
 from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year as fiscal_year_of
 from pmh.codes.prefectures import prefecture_name
-from pmh.eligibility import service as eligibility
+from pmh.eligibility import result as eligibility_result
 from pmh.errors import FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.onboarding import rules
 from pmh.onboarding.models import OnboardingDeadline, OnboardingStep
@@ -316,7 +316,7 @@ def _observe(session: Session, fy: int) -> _Observed:
     return _Observed(
         programs=programs,
         uploads=participation.first_applied_uploads(session),
-        reads=eligibility.first_reads_by_program(session),
+        reads=eligibility_result.first_reads_by_program(session),
         people=participation.people_per_program(session),
         contracts=_contract_lines(session, fy),
     )

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from pmh.deps import INT64_MAX, DbId, SessionDep
-from pmh.eligibility import formats
-from pmh.eligibility import service as eligibility
+from pmh.eligibility import common, formats, receptions
+from pmh.eligibility import result as eligibility_result
 from pmh.eligibility.schemas import EligibilityFormat, PatientLink
 from pmh.errors import PmhError
 from pmh.reception import service
@@ -38,9 +38,9 @@ add_menu_item(
 @router.get("", response_class=HTMLResponse)
 def desk(request: Request, session: SessionDep, staff: StaffDep, date: dt.date | None = None) -> Response:
     """Show the day's 顔認証付きCR利用者リスト with each row's patient-number link; today's list grows by itself."""
-    day = date or eligibility.today_in_japan()
-    rows = eligibility.list_receptions(session, staff_in_role(staff, "institution").caller, day)
-    live = day == eligibility.today_in_japan()
+    day = date or common.today_in_japan()
+    rows = receptions.list_receptions(session, staff_in_role(staff, "institution").caller, day)
+    live = day == common.today_in_japan()
     after = max((row.id for row in rows), default=0)
     context = {"staff": staff, "rows": rows, "day": day, "live": live, "after": after, "poll_seconds": POLL_SECONDS}
     return templates.TemplateResponse(request, "reception/desk.html", context)
@@ -60,7 +60,7 @@ def arrivals(
     replaced under their hands.
     """
     caller = staff_in_role(staff, "institution").caller
-    rows = eligibility.list_receptions(session, caller, date, after=after)
+    rows = receptions.list_receptions(session, caller, date, after=after)
     after = max((row.id for row in rows), default=after)
     context = {"staff": staff, "rows": rows, "day": date, "after": after, "poll_seconds": POLL_SECONDS}
     return templates.TemplateResponse(request, "reception/arrivals.html", context)
@@ -88,14 +88,14 @@ def link(
     try:
         with session.begin_nested():  # a refused link leaves nothing behind, the row is shown again
             if step == "preview" and not register_new:
-                context["preview"] = eligibility.preview_link(session, staff.caller, reception_id, patient_number)
-                row = eligibility.reception_row(session, staff.caller, reception_id)
+                context["preview"] = receptions.preview_link(session, staff.caller, reception_id, patient_number)
+                row = receptions.reception_row(session, staff.caller, reception_id)
             else:
                 data = PatientLink(patient_number=patient_number or "-", register_new=register_new, confirm=confirm)
-                row = eligibility.link_patient(session, staff.caller, reception_id, data)
+                row = receptions.link_patient(session, staff.caller, reception_id, data)
     except PmhError as exc:
         context["error"] = exc.message
-        row = eligibility.reception_row(session, staff.caller, reception_id)
+        row = receptions.reception_row(session, staff.caller, reception_id)
     context["row"] = row
     return templates.TemplateResponse(request, "reception/row.html", context)
 
@@ -113,10 +113,10 @@ def unlink(
     context: dict[str, object] = {"staff": staff}
     try:
         with session.begin_nested():
-            row = eligibility.unlink_patient(session, staff.caller, reception_id)
+            row = receptions.unlink_patient(session, staff.caller, reception_id)
     except PmhError as exc:
         context["error"] = exc.message
-        row = eligibility.reception_row(session, staff.caller, reception_id)
+        row = receptions.reception_row(session, staff.caller, reception_id)
     context["row"] = row
     return templates.TemplateResponse(request, "reception/row.html", context)
 
@@ -124,7 +124,7 @@ def unlink(
 @router.get("/{reception_id}/row", response_class=HTMLResponse)
 def row_fragment(request: Request, reception_id: DbId, session: SessionDep, staff: StaffDep) -> Response:
     """Return one row as it stands (the 「やめる」 of a preview)."""
-    row = eligibility.reception_row(session, staff_in_role(staff, "institution").caller, reception_id)
+    row = receptions.reception_row(session, staff_in_role(staff, "institution").caller, reception_id)
     return templates.TemplateResponse(request, "reception/row.html", {"staff": staff, "row": row})
 
 
@@ -133,7 +133,7 @@ def result(
     request: Request, reception_id: DbId, session: SessionDep, staff: StaffDep, service_date: dt.date | None = None
 ) -> Response:
     """Show the eligibility result as staff read it, with the downloads a レセコン imports."""
-    found = eligibility.eligibility(
+    found = eligibility_result.eligibility(
         session, staff_in_role(staff, "institution").caller, reception_id, service_date, "html"
     )
     context = {"staff": staff, "result": found, "formats": ("json", "xml", "fhir", "orca")}
@@ -150,7 +150,7 @@ def download(
 ) -> Response:
     """Download the eligibility result in one format (the file a レセコン imports)."""
     caller = staff_in_role(staff, "institution").caller
-    found = eligibility.eligibility(session, caller, reception_id, service_date, fmt)
+    found = eligibility_result.eligibility(session, caller, reception_id, service_date, fmt)
     number = service.patient_number_of_reception(session, caller.organisation_id, reception_id)
     body, media_type = formats.render(found, fmt, number if fmt == "orca" else None)
     extension = "xml" if fmt == "xml" else "json"

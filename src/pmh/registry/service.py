@@ -18,6 +18,7 @@ from pmh.cards import service as cards
 from pmh.codes.checkdigits import check_number
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.reference import catalogue
+from pmh.registry.asof import end_date, validity_status, version_in_force
 from pmh.registry.models import Certificate, CertificateVersion, GaijiMapping, LinkReview, PayerNumber, Program
 from pmh.registry.names import name_forms
 from pmh.registry.schemas import (
@@ -254,36 +255,6 @@ def version_read(version: CertificateVersion) -> CertificateVersionRead:
         certificate_details=json.loads(version.certificate_details or "{}"),
         history_key=version.history_key,
     )
-
-
-def version_in_force(versions: Sequence[CertificateVersion], as_of: dt.date) -> CertificateVersion:
-    """Return the version in force on a date: the latest ``effective_from`` not after it (ties: newest).
-
-    Before the first version takes effect, the first version answers (its status is then
-    not_yet_valid). An end date (終了) belongs to the certificate as a whole: it is applied to
-    whichever version is in force.
-    """
-    ordered = sorted(versions, key=lambda v: (v.effective_from, v.version))
-    in_force = ordered[0]
-    for version in ordered:
-        if version.effective_from <= as_of:
-            in_force = version
-    return in_force
-
-
-def end_date(versions: Sequence[CertificateVersion]) -> dt.date | None:
-    """Return the end date set by the newest version that carries one."""
-    newest = max(versions, key=lambda v: v.version)
-    return newest.valid_to
-
-
-def validity_status(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> str:
-    """Return valid, expired or not_yet_valid for a date."""
-    if on < valid_from:
-        return "not_yet_valid"
-    if valid_to is not None and on > valid_to:
-        return "expired"
-    return "valid"
 
 
 def certificate_as_of(

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pmh import clock
 from pmh.cards.service import CardRefused
 from pmh.deps import SessionDep
 from pmh.errors import InvalidInput, NotAuthenticated, NotPermitted
@@ -43,7 +44,7 @@ def _japanese_date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        local = value.astimezone(service.JST)
+        local = value.astimezone(clock.JST)
         return f"{local.year}年{local.month}月{local.day}日 {local.hour}:{local.minute:02d}"
     return f"{value.year}年{value.month}月{value.day}日"
 

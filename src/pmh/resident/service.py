@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from pmh import clock
 from pmh.audit import service as audit
 from pmh.audit.models import AuditEntry
 from pmh.auth.institutions import ConnectedInstitution, connected_institutions
@@ -27,17 +28,18 @@ from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
 from pmh.cards import service as cards
 from pmh.cards.models import TestCard
+from pmh.clock import JST
 from pmh.codes.prefectures import prefecture_name
 from pmh.copay.ledger import ledger_name
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import utcnow
-from pmh.eligibility import service as eligibility
+from pmh.eligibility.claims import in_claim_order
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
 from pmh.errors import FieldError, InvalidInput, NotAuthenticated, NotFound
 from pmh.operator.contracts import service as contracts
 from pmh.operator.models import ContactWindow
 from pmh.reference import catalogue
-from pmh.registry import participation
+from pmh.registry import asof, participation
 from pmh.registry.models import Certificate, CertificateVersion, Program
 from pmh.resident.models import ResidentSession
 from pmh.resident.schemas import (
@@ -54,7 +56,6 @@ from pmh.resident.schemas import (
 )
 from pmh.settings import get_settings
 
-JST = eligibility.JST
 TOKEN_PREFIX = "pmhr_"
 """Resident tokens start with this, so that neither side mistakes them for an API key."""
 SESSION_EXPIRED = "本人確認の有効期限が切れました。もう一度マイナンバーカードでログインしてください。"
@@ -97,7 +98,7 @@ def open_session(session: Session, data: ResidentSessionCreate, now: dt.datetime
     :class:`~pmh.cards.service.CardRefused`, whose ``keeps_work`` commits the count before the answer.
     """
     now = now or utcnow()
-    check = cards.authenticate_card(session, data.card_serial, "pin", data.pin, today=eligibility.today_in_japan(now))
+    check = cards.authenticate_card(session, data.card_serial, "pin", data.pin, today=clock.japan_date_of(now))
     if check.identity is None:
         refusal = check.refusal or cards.CardRefused("カードによる本人確認ができませんでした。")
         detail = {"code": refusal.code}
@@ -203,7 +204,7 @@ def certificates(session: Session, resident: Resident, today: dt.date) -> list[M
     own = _own_certificates(session, resident.person_digest)
     names = _names(session, own)
     linked = [c for c in own if c.link_status == "linked"]
-    states = eligibility.states_on(session, linked, today, names.programs)
+    states = in_claim_order(asof.certificates_on(session, [c.id for c in linked], today))
     windows = contracts.contact_windows(session)
     designated_codes = sorted({code for s in states for code in _split(s.version.designated_institutions)})
     institution_names: dict[str, str] = {}
@@ -518,7 +519,7 @@ def copay(session: Session, resident: Resident, month: str) -> list[MyCopaySheet
     first, _ = _month_bounds(month)
     linked = [c for c in _own_certificates(session, resident.person_digest) if c.link_status == "linked"]
     names = _names(session, linked)
-    states = eligibility.states_on(session, linked, first, names.programs)
+    states = in_claim_order(asof.certificates_on(session, [c.id for c in linked], first))
     rows: dict[int, list[CopayMonth]] = defaultdict(list)
     if states:
         query = select(CopayMonth).where(
