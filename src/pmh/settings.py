@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     """Refused card authentications per card reader and window before 429."""
     limit_api_key_per_client: int = Field(default=20, ge=1)
     """Wrong API keys per client address and window before 429."""
+    api_key_cache_seconds: float = Field(default=30, ge=0, le=300)
+    """How long a process keeps a verified API key before looking it up again (0: never kept). On
+    PostgreSQL a revocation drops every process's cached keys when it commits (LISTEN/NOTIFY); on
+    SQLite keys are never cached."""
     audit_chains: int = Field(default=16, ge=1, le=1024)
     """How many independent hash chains the audit log keeps on PostgreSQL (appenders of different
     chains never wait for each other; SQLite writes one chain)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmh.auth import keycache
 from pmh.auth.models import ApiKey, CardReader, Organisation
 from pmh.auth.schemas import IssuedKey
 from pmh.auth.service import create_api_key, get_organisation
@@ -91,3 +92,4 @@ def revoke_reader(session: Session, prefix: str) -> None:
     now = utcnow()
     reader.revoked_at = reader.revoked_at or now
     key.revoked_at = key.revoked_at or now
+    keycache.announce_revocation(session)

@@ -12,6 +12,7 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pmh.auth import keycache
 from pmh.auth.models import ApiKey, CardReader, Organisation, StaffSession, StaffUser
 from pmh.auth.passwords import (
     MIN_PASSWORD_LENGTH,
@@ -32,6 +33,7 @@ from pmh.codes.checkdigits import check_number
 from pmh.db import utcnow
 from pmh.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, NotPermitted
 from pmh.reference import catalogue
+from pmh.settings import get_settings
 
 OPERATOR_CODE = "operator"
 KEY_PREFIX = "pmh"
@@ -138,6 +140,7 @@ def revoke_api_key(session: Session, prefix: str) -> None:
     if key is None:
         raise NotFound(f"鍵 {prefix} は見つかりません。")
     key.revoked_at = utcnow()
+    keycache.announce_revocation(session)
 
 
 class KeyRefused(NotAuthenticated):
@@ -152,16 +155,23 @@ def authenticate_api_key(session: Session, token: str) -> Caller:
     A key issued to a registered card reader carries the reader's name and whether it is a
     face-recognition device.
     """
+    digest = _digest(token)
+    bind = session.get_bind()
+    cache = keycache.cache_for(bind.engine, get_settings().api_key_cache_seconds)
+    cached = cache.get(digest)
+    if cached is not None:
+        return cached
+    generation = cache.generation
     row = session.execute(
         select(ApiKey, Organisation, CardReader)
         .join(Organisation, Organisation.id == ApiKey.organisation_id)
         .outerjoin(CardReader, CardReader.api_key_id == ApiKey.id)
-        .where(ApiKey.key_digest == _digest(token))
+        .where(ApiKey.key_digest == digest)
     ).first()
     if row is None or row.ApiKey.revoked_at is not None:
         raise KeyRefused("APIキーが無効です。")
     api_key, organisation, reader = row
-    return Caller(
+    caller = Caller(
         organisation_id=organisation.id,
         organisation_code=organisation.code,
         organisation_name=organisation.name,
@@ -171,6 +181,8 @@ def authenticate_api_key(session: Session, token: str) -> Caller:
         reader_name=reader.name if reader is not None else None,
         face_device=reader is not None and reader.face_recognition and reader.revoked_at is None,
     )
+    cache.put(digest, caller, generation)
+    return caller
 
 
 def require_role(caller: Caller, roles: tuple[str, ...]) -> None:
