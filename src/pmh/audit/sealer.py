@@ -4,8 +4,8 @@ Readers append with one ``INSERT`` and never touch a chain head (:func:`pmh.audi
 A sealer — a daemon thread of every server process (``PMH_AUDIT_SEALER``), or ``pmh audit seal
 --follow`` as a process of its own — looks every half ``PMH_AUDIT_SEAL_MS`` for chains with unsealed
 entries and seals each in its own transaction, one batch at a time. Sealers of several processes and
-nodes are safe together: a chain's head row is taken with ``FOR UPDATE SKIP LOCKED``, so a sealer
-that cannot have a chain at once leaves it to the one that has it.
+nodes are safe together: a sealer only *tries* a chain's transaction-scoped advisory lock, so one
+that cannot have a chain at once leaves it to the one that has it (nobody waits).
 """
 
 from __future__ import annotations

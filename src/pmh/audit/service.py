@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from pmh.audit.models import AuditEntry, AuditHead
@@ -140,28 +139,30 @@ def record(
     return entry
 
 
-def _claim_head(connection: Connection, chain: int) -> tuple[int, str] | None:
-    """Lock the chain's head for this transaction and return its (seq, link); None if another sealer holds it.
+SEAL_LOCK_NAMESPACE = 0x706D6861  # "pmha": advisory-lock namespace of the audit sealers (PostgreSQL)
 
-    On PostgreSQL the head row is the chain's sealer lock, taken with ``SKIP LOCKED``: a sealer that
-    cannot have it at once leaves the chain to the one that has it. Readers never touch it. A chain's
-    first sealer creates its head at sequence 0 (``ON CONFLICT DO NOTHING``). SQLite's ``BEGIN
-    IMMEDIATE`` already holds the database's write lock.
+
+def _claim_head(connection: Connection, chain: int) -> tuple[int, str] | None:
+    """Take the chain for this transaction and return its head (seq, link); None if another sealer has it.
+
+    On PostgreSQL a sealer takes the chain with a transaction-scoped advisory lock that it only
+    *tries* (``pg_try_advisory_xact_lock``): a sealer that cannot have a chain at once leaves it to
+    the one that has it, and nobody waits. Readers never take it. The head row is then locked as well
+    (``FOR UPDATE``), so that a hub of an older version still appending sealed entries during a
+    rolling upgrade cannot interleave. A chain's first sealer creates its head at sequence 0. SQLite's
+    ``BEGIN IMMEDIATE`` already holds the database's write lock.
     """
     head_id = _head_id(chain)
     current = select(_HEADS.c.seq, _HEADS.c.entry_hash).where(_HEADS.c.id == head_id)
     if connection.dialect.name == "postgresql":
-        row = connection.execute(current.with_for_update(skip_locked=True)).first()
-        if row is None:
-            start = pg_insert(_HEADS).values(id=head_id, seq=0, entry_hash=GENESIS_HASH).on_conflict_do_nothing()
-            if connection.execute(start.returning(_HEADS.c.id)).first() is None:
-                return None  # the head exists: another sealer has it locked
-            return 0, GENESIS_HASH
-    else:
-        row = connection.execute(current).first()
-        if row is None:
-            connection.execute(insert(_HEADS).values(id=head_id, seq=0, entry_hash=GENESIS_HASH))
-            return 0, GENESIS_HASH
+        taken = select(func.pg_try_advisory_xact_lock(SEAL_LOCK_NAMESPACE, chain))
+        if not connection.execute(taken).scalar():
+            return None
+        current = current.with_for_update()
+    row = connection.execute(current).first()
+    if row is None:
+        connection.execute(insert(_HEADS).values(id=head_id, seq=0, entry_hash=GENESIS_HASH))
+        return 0, GENESIS_HASH
     return int(row.seq), str(row.entry_hash)
 
 

@@ -85,6 +85,36 @@ _SQLITE_TRIGGERS = ("audit_entries_no_update", "audit_entries_no_delete", "audit
 _LINK = (("seq", sa.BigInteger()), ("prev_hash", sa.String(length=64)), ("entry_hash", sa.String(length=64)))
 
 
+# Roles that may append (the application role of `pmh db create-app-role`) may also seal: the
+# sealer runs in every server process, as that role. The trigger above limits what UPDATE can do.
+_PG_GRANT_SEALING = """
+DO $$
+DECLARE grantee text;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT g.grantee FROM information_schema.role_table_grants g
+        WHERE g.table_schema = current_schema() AND g.table_name = 'audit_entries'
+          AND g.privilege_type = 'INSERT' AND g.grantee <> current_user AND g.grantee <> 'PUBLIC'
+    LOOP
+        EXECUTE format('GRANT UPDATE (seq, prev_hash, entry_hash) ON audit_entries TO %I', grantee);
+    END LOOP;
+END $$;
+"""
+_PG_REVOKE_SEALING = """
+DO $$
+DECLARE grantee text;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT g.grantee FROM information_schema.column_privileges g
+        WHERE g.table_schema = current_schema() AND g.table_name = 'audit_entries'
+          AND g.privilege_type = 'UPDATE' AND g.grantee <> current_user AND g.grantee <> 'PUBLIC'
+    LOOP
+        EXECUTE format('REVOKE UPDATE (seq, prev_hash, entry_hash) ON audit_entries FROM %I', grantee);
+    END LOOP;
+END $$;
+"""
+
+
 def _sqlite() -> bool:
     return op.get_bind().dialect.name != "postgresql"
 
@@ -107,6 +137,7 @@ def upgrade() -> None:
             op.execute(statement)
     else:
         op.execute(_PG_SEALING_GUARD_BODY)
+        op.execute(_PG_GRANT_SEALING)
     op.create_index(
         "ix_audit_entries_unsealed",
         "audit_entries",
@@ -131,4 +162,5 @@ def downgrade() -> None:
         for statement in _SQLITE_GUARD:
             op.execute(statement)
     else:
+        op.execute(_PG_REVOKE_SEALING)
         op.execute(_PG_GUARD_BODY)
