@@ -4,11 +4,13 @@ Measures, in one run on a fresh PostgreSQL database:
 - the hub: ``GET /api/v1/receptions/{id}/eligibility?service_date=…&format=json`` served by uvicorn in a
   child process on 127.0.0.1, driven by ``--clients`` keep-alive connections for ``--seconds``. Every
   request authenticates its API key, reads a random consented reception with its certificate, the
-  version in force and the insurance record, and appends one hash-chained audit entry: req/s, p50
-  and p99 latency;
+  version in force and the insurance record, and appends one audit entry (one INSERT, unsealed; the
+  sealer thread of each worker links the entries into their hash chains behind the readers, revision
+  0020): req/s, p50 and p99 latency, and how far the sealers lagged (most unsealed entries seen, and
+  the oldest one's age);
 - the ceiling: ``pgbench`` running the very SQL statements one such request executes (captured from
-  a request through the app), with the same transaction, the audit chain's head-row lock, the audit
-  INSERT and the UPDATE of the chain's head row, over the same receptions, with as many clients.
+  a request through the app), with the same transaction and the audit INSERT, over the same
+  receptions, with as many clients. The sealers' work is not in the ceiling.
 
     .venv/bin/python benchmarks/eligibility.py --certificates 1000000 --seconds 30
     .venv/bin/python benchmarks/eligibility.py --certificates 20000 --seconds 5 --json
@@ -412,7 +414,7 @@ async def _drive(
                 check(status, body)
         finished.append(clock())
 
-    with _WaitSampler(url) as sampler:
+    with _WaitSampler(url, unsealed=True) as sampler:
         cpu_before = _tree_cpu_seconds(server_pid)
         start = time.perf_counter()
         await asyncio.gather(*(measure(i, start + seconds) for i in range(clients)))
@@ -463,12 +465,15 @@ def _capture(key: str, reception_id: int, day: str, chain: int) -> Captured:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    engine = get_engine()
     statements: list[tuple[str, dict[str, Any]]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
         statements.append((" ".join(statement.split()), dict(parameters or {})))
 
+    # The capture's own app must not run a sealer thread: its statements would be recorded too.
+    os.environ["PMH_AUDIT_SEALER"] = "false"
+    _reset_pmh_caches()
+    engine = get_engine()
     with engine.connect() as conn:
         facts = dict(
             conn.execute(
@@ -631,10 +636,13 @@ def _prepare_pgbench(url: str, ids: Sequence[int]) -> None:
 class _WaitSampler:
     """Samples pg_stat_activity of the database every 50 ms: busy backends and those waiting for a lock."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, unsealed: bool = False) -> None:
         self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
         self.database = make_url(url).database
         self.samples: list[tuple[int, int, int]] = []
+        self.unsealed = unsealed
+        self.unsealed_samples: list[tuple[int, float]] = []
+        """(unsealed entries, age of the oldest in ms), when ``unsealed``: how far the sealers lag."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -646,11 +654,17 @@ class _WaitSampler:
             "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory') "
             "FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()"
         )
+        lag = (
+            "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(occurred_at)) * 1000, 0) "
+            "FROM audit_entries WHERE seq IS NULL"
+        )
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             while not self._stop.wait(0.05):
                 row = conn.execute(query, (self.database,)).fetchone()
                 if row is not None:
                     self.samples.append((int(row[0]), int(row[1]), int(row[2])))
+                if self.unsealed and (waiting := conn.execute(lag).fetchone()) is not None:
+                    self.unsealed_samples.append((int(waiting[0]), float(waiting[1])))
 
     def __enter__(self) -> _WaitSampler:
         self._thread.start()
@@ -663,13 +677,18 @@ class _WaitSampler:
     def averages(self) -> dict[str, float]:
         """Mean active backends, mean waiting for an advisory lock, mean waiting for a row or other lock.
 
-        Since revision 0007 the audit chains are locked through their head rows, so waits for them
-        count as row-lock waits; advisory locks are left to uploads."""
+        Since revision 0020 readers take no audit lock at all; the sealers only *try* their advisory
+        locks (never waiting), so advisory waits are left to uploads. With ``unsealed``, also the most
+        unsealed entries seen and the oldest one's age (``unsealed_max``, ``seal_lag_max_ms``)."""
         count = max(len(self.samples), 1)
-        return {
+        figures = {
             key: round(sum(sample[index] for sample in self.samples) / count, 2)
             for index, key in enumerate(("active", "advisory_wait", "other_lock_wait"))
         }
+        if self.unsealed_samples:
+            figures["unsealed_max"] = max(n for n, _ in self.unsealed_samples)
+            figures["seal_lag_max_ms"] = round(max(age for _, age in self.unsealed_samples), 1)
+        return figures
 
 
 def _pgbench(url: str, script: Path, clients: int, seconds: int) -> tuple[float, float, str]:
@@ -722,7 +741,9 @@ def _audit_heads(url: str) -> tuple[dict[int, tuple[int, str]], int]:
 
 
 def _drop_pgbench_entries(url: str, heads: dict[int, tuple[int, str]]) -> int:
-    """Remove the entries pgbench appended (their hashes are stand-ins) and restore every chain's head.
+    """Remove the entries pgbench appended (unsealed, as the hub's readers append) and restore every head.
+
+    Every entry of the hub was sealed before pgbench ran (``pmh audit seal``), so the unsealed ones are pgbench's.
 
     The table refuses DELETE by trigger; in this throwaway database the session turns triggers off.
     """
@@ -730,6 +751,7 @@ def _drop_pgbench_entries(url: str, heads: dict[int, tuple[int, str]]) -> int:
     removed = 0
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
+        removed += conn.execute(text("DELETE FROM audit_entries WHERE seq IS NULL")).rowcount
         for chain in range(_audit_chains()):
             seq, entry_hash = heads.get(chain, (0, ""))
             removed += conn.execute(
@@ -813,6 +835,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if written < requests + load.warmup_requests:
         raise SystemExit(f"only {written} audit entries for {requests + load.warmup_requests} requests")
 
+    sealed_after = json.loads(pmh(env, "audit", "seal", "--json"))["sealed"]  # what the sealers left (≈ 0)
     _say("capturing the statements of a request …")
     first, second = _capture_two(url, setup.institution_key, day)
     script = _pgbench_script(first, second, len(ids))
@@ -851,6 +874,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "hub_backends": hub_waits,
         "pgbench_backends": sampler.averages(),
         "audit_rows_written": written,
+        "audit_sealed_after_run": sealed_after,
         "audit_chains": _audit_chains(),
         "audit_entries": entries,
         "audit_verified": True,
@@ -897,13 +921,14 @@ def main() -> None:
     hub, bench = figures["hub_backends"], figures["pgbench_backends"]
     print(
         f"server : {figures['server_cpu_ms_per_request']} ms CPU per request (uvicorn workers); backends active / "
-        f"waiting for an advisory lock / for a row or other lock (audit heads): "
+        f"waiting for an advisory lock / for a row or other lock: "
         f"hub {hub['active']} / {hub['advisory_wait']} / "
         f"{hub['other_lock_wait']}, pgbench {bench['active']} / {bench['advisory_wait']} / {bench['other_lock_wait']}"
     )
     print(
         f"audit  : {figures['audit_rows_written']:,} entries written, chain verified: {figures['audit_verified']} "
-        f"({figures['audit_entries']:,} entries)"
+        f"({figures['audit_entries']:,} entries); sealers' lag: at most {hub.get('unsealed_max', 0):,} unsealed, "
+        f"the oldest {hub.get('seal_lag_max_ms', 0)} ms; left unsealed at the end: {figures['audit_sealed_after_run']}"
     )
     print(
         f"targets: req/s ≥ {TARGET_REQ_PER_S:,} {met[figures['req_per_s'] >= TARGET_REQ_PER_S]}; "

@@ -95,8 +95,18 @@ def test_migrations_run_as_the_owner_and_the_app_role_works_but_cannot_rewrite_t
         for statement, reason in refused.items():
             with pytest.raises((ProgrammingError, DBAPIError), match=reason), connection.begin():
                 connection.execute(text(statement))
+    with Session(roles.app) as session, session.begin():
+        assert service.seal_all(session) == 3  # the sealer runs as the app role (grant from revision 0020)
+    with roles.app.connect() as connection:
+        for statement in (
+            "UPDATE audit_entries SET entry_hash = repeat('0', 64)",
+            "UPDATE audit_entries SET seq = NULL, prev_hash = NULL, entry_hash = NULL",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), connection.begin():
+                connection.execute(text(statement))
     with Session(roles.app) as session:
-        assert service.verify_chain(session).ok
+        result = service.verify_chain(session)
+        assert result.ok and result.entries == 3 and result.unsealed.count == 0
         assert service.count_entries(session) == 3
     # At head, the start-up migration of `pmh serve` run as the app role only reads the version.
     monkeypatch.delenv("PMH_MIGRATION_DATABASE_URL")
@@ -111,7 +121,7 @@ def test_creating_the_app_role_again_is_harmless_and_print_sql_hides_the_passwor
     assert again.exit_code == 0, again.output
     shown = CliRunner().invoke(cli, ["db", "create-app-role", "--role", role, "--password", "secret", "--print-sql"])
     assert shown.exit_code == 0 and "secret" not in shown.stdout
-    assert f'GRANT SELECT, INSERT ON audit_entries TO "{role}";' in shown.stdout
+    assert f'GRANT SELECT, INSERT, UPDATE (seq, prev_hash, entry_hash) ON audit_entries TO "{role}";' in shown.stdout
 
 
 def test_bad_role_names_and_sqlite_are_refused() -> None:

@@ -90,7 +90,37 @@ def test_a_log_written_before_the_keyed_form_verifies_after_the_upgrade(fresh_en
         session.info[service.SESSION_CHAIN] = 0
         service.record(session, None, "new.read", "certificate", "4")
         service.record(session, None, "new.read", "certificate", "5")
+    with Session(fresh_engine) as session, session.begin():
+        # PostgreSQL appends unsealed and seals behind (revision 0020); SQLite sealed them at append.
+        assert service.seal_all(session) == (2 if fresh_engine.dialect.name == "postgresql" else 0)
     with Session(fresh_engine) as session:
         result = service.verify_chain(session)
     assert result.ok, result.problems
+    assert result.unsealed.count == 0
     assert [c.as_dict() for c in result.chains] == [{"chain": 0, "entries": 5, "head_seq": 5, "keyed_from": 4}]
+
+
+def test_the_sealer_revision_keeps_the_audit_guards_and_downgrades(fresh_engine: Engine) -> None:
+    """Revision 0020 rebuilds audit_entries on SQLite: its three triggers must come back, both ways."""
+    import sqlalchemy as sa
+
+    def triggers() -> set[str]:
+        with fresh_engine.connect() as connection:
+            if fresh_engine.dialect.name == "postgresql":
+                query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_entries'::regclass AND NOT tgisinternal"
+            else:
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entries'"
+            return set(connection.execute(sa.text(query)).scalars())
+
+    with fresh_engine.begin() as connection:
+        upgrade(connection, "0016")
+    before = triggers()
+    assert len(before) == (2 if fresh_engine.dialect.name == "postgresql" else 3)
+    with fresh_engine.begin() as connection:
+        upgrade(connection, "0020")
+    assert triggers() == before
+    with fresh_engine.begin() as connection:
+        downgrade(connection, "0016")
+    assert triggers() == before
+    nullable = {c["name"]: c["nullable"] for c in inspect(fresh_engine).get_columns("audit_entries")}
+    assert (nullable["seq"], nullable["prev_hash"], nullable["entry_hash"]) == (False, False, False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from sqlalchemy import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -243,9 +246,32 @@ class RequestLog:
             )
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Run the audit sealer in this process while it serves (PostgreSQL; SQLite seals at append).
+
+    Every worker process calls :func:`create_app`, so each has its own sealer; sealers of several
+    processes and nodes share the chains safely (:mod:`pmh.audit.sealer`).
+    """
+    from pmh.settings import get_settings
+
+    settings = get_settings()
+    sealer = None
+    if settings.audit_sealer and make_url(settings.effective_database_url).get_backend_name() == "postgresql":
+        from pmh.audit.sealer import start_sealer
+
+        sealer = start_sealer(settings.audit_seal_ms)
+    try:
+        yield
+    finally:
+        if sealer is not None:
+            sealer.stop()
+
+
 def create_app() -> FastAPI:
     """Return the pmh ASGI application."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="pmh — 医療費助成オンライン資格確認ハブ",
         version=pmh.__version__,
         description="自治体・医療機関・薬局・運営主体のためのAPI。`Authorization: Bearer <APIキー>` で呼び出します。",

@@ -2,11 +2,14 @@
 
 Migrations run as the database owner (``PMH_MIGRATION_DATABASE_URL``); the hub itself connects as an
 application role that owns nothing, so it can neither drop nor disable the append-only triggers, and
-that holds only ``SELECT, INSERT`` on ``audit_entries``. ``audit_head`` needs ``UPDATE`` as well:
-every append moves its chain's head, and the head row is also the chain's lock (``SELECT … FOR
-UPDATE``). Someone with the application role's rights can therefore move a head, but cannot remove
-the entries after it, so the chain then fails verification; the keyed links and the signed
-checkpoints cover the rest (docs/security.md).
+that holds only ``SELECT, INSERT`` on ``audit_entries`` plus ``UPDATE`` of the three link columns
+(``seq, prev_hash, entry_hash``): the sealer that runs in every server process fills an unsealed
+entry's empty link once, and the append-only trigger refuses any other change, of a sealed entry
+above all. ``audit_head`` needs ``UPDATE`` as well: sealing moves its chain's head, and the head row
+is locked while a sealer moves it. Someone with the application
+role's rights can therefore move a head, or link an unsealed entry with a wrong link, but cannot
+remove or rewrite sealed entries, so the chain then fails verification; the keyed links and the
+signed checkpoints cover the rest (docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from sqlalchemy import Connection, text
 
 from pmh.errors import InvalidInput
 
-APPEND_ONLY = {"audit_entries": "SELECT, INSERT", "audit_head": "SELECT, INSERT, UPDATE"}
+APPEND_ONLY = {
+    "audit_entries": "SELECT, INSERT, UPDATE (seq, prev_hash, entry_hash)",
+    "audit_head": "SELECT, INSERT, UPDATE",
+}
 """The audit tables and everything the application role may do with them."""
 READ_ONLY = ("alembic_version",)
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

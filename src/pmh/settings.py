@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     generated 0600 on first use, its public key beside it as ``.pub``)."""
     audit_checkpoint_minutes: int = Field(default=0, ge=0)
     """When above 0, ``pmh serve`` writes a checkpoint every so many minutes (0: only by the command)."""
+    audit_seal_ms: int = Field(default=200, ge=10, le=60_000)
+    """The bound on how long an appended audit entry waits to be sealed into its chain on PostgreSQL
+    (milliseconds): each sealer looks for unsealed entries every half of it. SQLite seals at append."""
+    audit_sealer: bool = True
+    """Whether each server process runs a sealer thread (PostgreSQL). Switch it off only when
+    ``pmh audit seal --follow`` runs as a process of its own."""
+    audit_seal_overdue_s: float | None = Field(default=None, gt=0)
+    """How old an unsealed entry may be before ``pmh audit verify`` reports it as a problem (a stopped
+    sealer); default 10 × ``audit_seal_ms``."""
 
     @property
     def effective_database_url(self) -> str:
@@ -118,6 +127,11 @@ class Settings(BaseSettings):
     def effective_migration_database_url(self) -> str:
         """Return the URL migrations run with: the owner's, or the hub's own when none is set."""
         return self.migration_database_url or self.effective_database_url
+
+    @property
+    def effective_audit_seal_overdue_s(self) -> float:
+        """Return the age after which an unsealed audit entry is a problem (default 10 × the seal delay)."""
+        return self.audit_seal_overdue_s or 10 * self.audit_seal_ms / 1000
 
     @property
     def effective_audit_checkpoint_dir(self) -> Path:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from pmh.audit import service
+from pmh.audit.models import AuditEntry
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
 from pmh.cli import app as cli
@@ -31,6 +32,7 @@ def caller(clinic: Organisation) -> Caller:
 def _fill(session: Session, caller: Caller, count: int = 5) -> None:
     for n in range(count):
         service.record(session, caller, "certificate.read", "certificate", str(n), {"n": n})
+    service.seal_all(session)  # PostgreSQL appends unsealed; SQLite sealed each at append
 
 
 def _without_guard(session: Session, backend: str) -> None:
@@ -49,8 +51,10 @@ def test_intact_chain_verifies(db_session: Session, caller: Caller) -> None:
 
 
 def test_entries_are_chained_in_sequence(db_session: Session, caller: Caller) -> None:
-    first = service.record(db_session, caller, "a", "t", "1")
-    second = service.record(db_session, caller, "b", "t", "2")
+    appended = [service.record(db_session, caller, "a", "t", "1"), service.record(db_session, caller, "b", "t", "2")]
+    service.seal_all(db_session)
+    first, second = (db_session.get_one(AuditEntry, e.id) for e in appended)
+    assert first.seq is not None and second.seq is not None
     assert (first.seq + 1, first.entry_hash) == (second.seq, second.prev_hash)
 
 
@@ -122,6 +126,14 @@ def test_cli_verify_reports_ok_and_tampering(db_session: Session, caller: Caller
         "entries": 3,
         "problems": [],
         "chains": [{"chain": chain, "entries": 3, "head_seq": 3, "keyed_from": 1}],
+        "unsealed": {
+            "count": 0,
+            "ids": [],
+            "oldest_id": None,
+            "oldest_age_s": None,
+            "overdue": 0,
+            "overdue_after_s": 2.0,
+        },
     }
     _without_guard(db_session, backend)
     db_session.execute(text("UPDATE audit_entries SET actor = 'someone-else' WHERE seq = 1"))

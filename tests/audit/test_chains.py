@@ -34,6 +34,7 @@ def _append(session: Session, caller: Caller, chain: int, count: int) -> None:
     for n in range(count):
         service.record(session, caller, "certificate.read", "certificate", str(n))
     session.info.pop(service.SESSION_CHAIN)
+    service.seal_all(session)  # PostgreSQL appends unsealed; SQLite sealed each at append
 
 
 _FIELDS = (
@@ -99,28 +100,32 @@ def committed(tmp_path: Path, worker_name: str) -> Iterator[tuple[Engine, Caller
 
 
 def _append_committed(engine: Engine, caller: Caller, chain: int, done: list[int]) -> None:
+    """Append one entry as a reader does (no sealing) and commit."""
     with Session(engine) as session, session.begin():
-        _append(session, caller, chain, 1)
+        session.info[service.SESSION_CHAIN] = chain
+        service.record(session, caller, "certificate.read", "certificate", "x")
     done.append(chain)
 
 
-def test_appenders_of_different_chains_do_not_wait_for_each_other(committed: tuple[Engine, Caller]) -> None:
+def test_appenders_never_wait_for_each_other_nor_for_a_sealer(committed: tuple[Engine, Caller]) -> None:
+    """Before revision 0020 an appender of a chain waited for the other appenders of that chain; now none waits."""
     engine, caller = committed
     holder = Session(engine)
     holder.begin()
-    _append(holder, caller, 1, 1)  # holds chain 1's lock until it commits
+    _append(holder, caller, 1, 1)  # appended and sealed: holds chain 1's head until it commits
     done: list[int] = []
-    other = threading.Thread(target=_append_committed, args=(engine, caller, 2, done))
-    same = threading.Thread(target=_append_committed, args=(engine, caller, 1, done))
-    other.start()
-    other.join(timeout=10)
-    assert done == [2], "an appender of another chain waited for chain 1"
-    same.start()
-    same.join(timeout=1.5)
-    assert same.is_alive() and done == [2], "two appenders of one chain ran at once"
+    for chain in (2, 1):  # another chain, and the very chain whose head is held
+        appender = threading.Thread(target=_append_committed, args=(engine, caller, chain, done))
+        appender.start()
+        appender.join(timeout=10)
+    assert done == [2, 1], "an appender waited for a lock"
+    with Session(engine) as other_sealer, other_sealer.begin():
+        assert service.seal_chain(other_sealer, 1) is None  # a held chain is skipped, not waited for
+        assert service.seal_chain(other_sealer, 2) == 1
     holder.commit()
     holder.close()
-    same.join(timeout=10)
-    assert done == [2, 1]
+    with Session(engine) as session, session.begin():
+        assert service.seal_all(session) == 1
     with Session(engine) as session:
-        assert service.verify_chain(session).ok
+        result = service.verify_chain(session)
+        assert result.ok and result.entries == 3 and result.unsealed.count == 0

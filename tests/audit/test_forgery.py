@@ -40,6 +40,7 @@ def _append(session: Session, caller: Caller, chain: int, count: int) -> None:
     for n in range(count):
         service.record(session, caller, "certificate.read", "certificate", str(n), {"n": n})
     session.info.pop(service.SESSION_CHAIN)
+    service.seal_all(session)  # PostgreSQL appends unsealed; SQLite sealed each at append
 
 
 def _entries(session: Session, chain: int) -> list[AuditEntry]:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pmh.audit import service
 from pmh.auth.deps import requires
@@ -22,7 +22,7 @@ class AuditEntryRead(BaseModel):
 
     id: int
     chain: int
-    seq: int
+    seq: int | None = Field(description="鎖の中の連番（封印前は null。封印は PMH_AUDIT_SEAL_MS 以内）")
     occurred_at: dt.datetime
     actor: str
     role: str

@@ -1,5 +1,8 @@
 """Signed checkpoints of every chain's head, written to files the operator keeps outside the database.
 
+Heads move only when entries are sealed, so a checkpoint pins sealed entries only; entries appended
+but not yet sealed are covered by the next checkpoint after their sealing.
+
 A checkpoint pins each chain's newest entry (chain, sequence number, link, time) under an Ed25519
 signature. The hub holds the private key (a file, never the database); whoever verifies needs only
 the public key, so an auditor who checks checkpoints cannot forge them. Verifying later finds every
@@ -98,8 +101,10 @@ def heads(session: Session) -> list[dict[str, Any]]:
     A checkpoint pins the heads as they are; it does not verify the chains (``pmh audit verify`` does).
     A head whose entry is missing is still recorded (time None), so that verifying reports it.
     """
-    first_keyed = select(AuditEntry.chain, func.min(AuditEntry.seq)).where(AuditEntry.form == KEYED)
-    keyed_from = {int(c): int(s) for c, s in session.execute(first_keyed.group_by(AuditEntry.chain))}
+    first_keyed = select(AuditEntry.chain, func.min(AuditEntry.seq)).where(
+        AuditEntry.form == KEYED, AuditEntry.seq.is_not(None)
+    )
+    keyed_from = {int(c): int(s) for c, s in session.execute(first_keyed.group_by(AuditEntry.chain)) if s is not None}
     rows = session.execute(
         select(AuditHead.id - 1, AuditHead.seq, AuditHead.entry_hash, AuditEntry.occurred_at)
         .outerjoin(AuditEntry, (AuditEntry.chain == AuditHead.id - 1) & (AuditEntry.seq == AuditHead.seq))
@@ -207,7 +212,7 @@ def _check_chain(
     for start in range(0, len(seqs), _BATCH):
         batch = [(chain, seq) for seq in seqs[start : start + _BATCH]]
         stmt = select(AuditEntry.seq, AuditEntry.entry_hash).where(tuple_(AuditEntry.chain, AuditEntry.seq).in_(batch))
-        found.update((int(seq), str(h)) for seq, h in session.execute(stmt))
+        found.update((int(seq), str(h)) for seq, h in session.execute(stmt) if seq is not None)
     keyed_from = session.scalar(
         select(func.min(AuditEntry.seq)).where(AuditEntry.chain == chain, AuditEntry.form == KEYED)
     )

@@ -1,4 +1,4 @@
-"""Commands for the audit log: verify it (optionally against signed checkpoints) and write checkpoints."""
+"""Commands for the audit log: verify it (optionally against signed checkpoints), seal it, write checkpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmh.audit import checkpoints, service
+from pmh.audit import checkpoints, sealer, service
 from pmh.clikit import fail_with, print_json, stderr, stdout
 from pmh.db import read_only
 from pmh.errors import PmhError
@@ -26,6 +26,16 @@ def _describe(chain: service.ChainReport) -> str:
     return f"{name}: {chain.entries}件、連番 {chain.keyed_from} から鍵付き（それより前はハッシュ連鎖のみ）"
 
 
+def _describe_unsealed(unsealed: service.UnsealedReport) -> str:
+    if not unsealed.count:
+        return "封印待ちの記録: なし"
+    shown = ", ".join(str(i) for i in unsealed.ids[:10]) + (" …" if unsealed.count > 10 else "")
+    return (
+        f"封印待ちの記録: {unsealed.count}件（まだ鎖に連結されていないため未検証。id {shown}、"
+        f"最も古いもの {unsealed.oldest_age_s:.1f} 秒前）"
+    )
+
+
 @app.command("verify")
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
@@ -40,6 +50,8 @@ def verify(
 
     --checkpoints を指定すると、各チェックポイントの署名と、そこに記録された各鎖の末尾が
     今もログにあることを確かめます（末尾の切り詰め・鎖ごとの削除・作り直しを検出）。
+    まだ封印（鎖への連結）されていない記録は件数と id を示し、PMH_AUDIT_SEAL_OVERDUE_S
+    （既定は封印間隔の10倍）より古いものがあれば異常とします（封印処理の停止）。
     """
     settings = get_settings()
     checked: checkpoints.CheckpointVerification | None = None
@@ -58,6 +70,7 @@ def verify(
             "entries": result.entries,
             "problems": problems,
             "chains": [c.as_dict() for c in result.chains],
+            "unsealed": result.unsealed.as_dict(),
         }
         if checked is not None:
             output["checkpoints"] = checked.as_dict()
@@ -65,6 +78,7 @@ def verify(
     else:
         for chain in result.chains:
             stdout.print(_describe(chain), highlight=False)
+        stdout.print(_describe_unsealed(result.unsealed), highlight=False)
         if checked is not None:
             stdout.print(f"チェックポイント {checked.files} 件（最新 {checked.latest or 'なし'}）を照合しました。")
         if not problems:
@@ -92,3 +106,30 @@ def checkpoint(
         print_json({"file": str(path), "chains": chains})
     else:
         stdout.print(f"チェックポイントを書き出しました: {path}", highlight=False)
+
+
+@app.command("seal")
+def seal(
+    follow: Annotated[bool, typer.Option("--follow", help="止めるまで PMH_AUDIT_SEAL_MS ごとに封印し続ける")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSONで出力")] = False,
+) -> None:
+    """追記されたまま封印されていない監査ログの記録を、鍵付きハッシュの鎖に連結します。
+
+    pmh serve は各プロセスで封印処理を動かしています。サーバーを動かさない運用や、
+    PMH_AUDIT_SEALER=false で封印を別プロセスにする場合にこのコマンドを使います（--follow）。
+    """
+    if not follow:
+        total = sealer.seal_pending()
+        if as_json:
+            print_json({"sealed": total})
+        else:
+            stdout.print(f"{total}件の記録を封印しました。")
+        return
+    import threading
+
+    stopping = threading.Event()
+    stdout.print("監査ログの封印を続けます（Ctrl-C で終了）。")
+    try:
+        sealer.run(stopping, get_settings().audit_seal_ms)
+    except KeyboardInterrupt:
+        sealer.seal_pending()

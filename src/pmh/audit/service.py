@@ -9,10 +9,9 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmh.audit.models import AuditEntry, AuditHead
@@ -75,8 +74,8 @@ def _chain_of(session: Session) -> int:
     """Return the chain this session appends to.
 
     On PostgreSQL each session draws one of ``PMH_AUDIT_CHAINS`` chains at random and keeps it, so
-    a transaction never holds two chain locks (no deadlock) and concurrent transactions mostly hold
-    different ones. SQLite already serialises every writer (``BEGIN IMMEDIATE``) and uses chain 0.
+    that several sealers (one per server process) can seal different chains at once. SQLite already
+    serialises every writer (``BEGIN IMMEDIATE``) and uses chain 0.
     """
     if session.get_bind().dialect.name != "postgresql":
         return 0
@@ -86,25 +85,14 @@ def _chain_of(session: Session) -> int:
     return int(chain)
 
 
-def _locked_head(session: Session, chain: int) -> AuditHead | None:
-    """Return the chain's head, locked until the transaction ends (None for a new chain on SQLite).
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+SEAL_BATCH = 500
+"""How many entries a sealer links in one transaction at most."""
 
-    On PostgreSQL the head row itself is the chain's lock (``SELECT … FOR UPDATE``, which reads the
-    newest committed head after waiting). A chain's first appender creates its head at sequence 0
-    (``ON CONFLICT DO NOTHING``, so two first appenders cannot both start it) and then locks it.
-    SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock.
-    """
-    head_id = _head_id(chain)
-    if session.get_bind().dialect.name != "postgresql":
-        return session.get(AuditHead, head_id, populate_existing=True)
-    locked = select(AuditHead).where(AuditHead.id == head_id).with_for_update()
-    head = session.scalars(locked.execution_options(populate_existing=True)).first()
-    if head is None:
-        session.execute(
-            pg_insert(AuditHead).values(id=head_id, seq=0, entry_hash=GENESIS_HASH).on_conflict_do_nothing()
-        )
-        head = session.scalars(locked.execution_options(populate_existing=True)).one()
-    return head
+
+class SealConflict(RuntimeError):
+    """An entry the sealer was linking had been sealed already (only possible by someone bypassing the sealer)."""
 
 
 def record(
@@ -119,32 +107,128 @@ def record(
 
     ``subject_ids`` are record ids or keyed hashes; several are joined so that one entry can
     cover one request that read many records.
+
+    On PostgreSQL the entry is one ``INSERT`` and is appended *unsealed*: no chain head is read or
+    locked, so no reader ever waits for another; a sealer links it into its chain within
+    ``PMH_AUDIT_SEAL_MS`` (:func:`seal_chain`). SQLite, whose writers are serialised anyway, seals it
+    in the same transaction. The returned entry is not attached to the session; on PostgreSQL its
+    ``seq``, ``prev_hash`` and ``entry_hash`` are still empty.
     """
-    chain = _chain_of(session)
-    head = _locked_head(session, chain)
     subject = subject_ids if isinstance(subject_ids, str) else ",".join(subject_ids)
-    entry = AuditEntry(
-        chain=chain,
-        seq=(head.seq + 1) if head else 1,
-        occurred_at=utcnow(),
-        organisation_id=caller.organisation_id if caller else None,
-        actor=caller.actor if caller else "system",
-        role=caller.role if caller else "system",
-        action=action,
-        subject_type=subject_type,
-        subject_id=redact_my_numbers(subject)[:128],
-        detail=redact_my_numbers(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)),
-        prev_hash=head.entry_hash if head else GENESIS_HASH,
-        form=KEYED,
-    )
-    entry.entry_hash = entry_hash(entry)
-    session.add(entry)
-    if head is None:
-        session.add(AuditHead(id=_head_id(chain), seq=entry.seq, entry_hash=entry.entry_hash))
-    else:
-        head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    session.flush()
+    values: dict[str, Any] = {
+        "chain": _chain_of(session),
+        "occurred_at": utcnow(),
+        "organisation_id": caller.organisation_id if caller else None,
+        "actor": caller.actor if caller else "system",
+        "role": caller.role if caller else "system",
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": redact_my_numbers(subject)[:128],
+        "detail": redact_my_numbers(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)),
+        "form": KEYED,
+    }
+    # Core, not the ORM: one statement, and no flush of whatever else the session holds.
+    connection = session.connection()
+    entry = AuditEntry(id=connection.execute(insert(_ENTRIES).values(values).returning(_ENTRIES.c.id)).scalar_one())
+    for name, value in values.items():
+        setattr(entry, name, value)
+    if connection.dialect.name != "postgresql":
+        links = _seal(connection, entry.chain, None, get_settings().effective_audit_key)
+        if links is not None and entry.id in links:
+            entry.seq, entry.prev_hash, entry.entry_hash = links[entry.id]
     return entry
+
+
+SEAL_LOCK_NAMESPACE = 0x706D6861  # "pmha": advisory-lock namespace of the audit sealers (PostgreSQL)
+
+
+def _claim_head(connection: Connection, chain: int) -> tuple[int, str] | None:
+    """Take the chain for this transaction and return its head (seq, link); None if another sealer has it.
+
+    On PostgreSQL a sealer takes the chain with a transaction-scoped advisory lock that it only
+    *tries* (``pg_try_advisory_xact_lock``): a sealer that cannot have a chain at once leaves it to
+    the one that has it, and nobody waits. Readers never take it. The head row is then locked as well
+    (``FOR UPDATE``), so that a hub of an older version still appending sealed entries during a
+    rolling upgrade cannot interleave. A chain's first sealer creates its head at sequence 0. SQLite's
+    ``BEGIN IMMEDIATE`` already holds the database's write lock.
+    """
+    head_id = _head_id(chain)
+    current = select(_HEADS.c.seq, _HEADS.c.entry_hash).where(_HEADS.c.id == head_id)
+    if connection.dialect.name == "postgresql":
+        taken = select(func.pg_try_advisory_xact_lock(SEAL_LOCK_NAMESPACE, chain))
+        if not connection.execute(taken).scalar():
+            return None
+        current = current.with_for_update()
+    row = connection.execute(current).first()
+    if row is None:
+        connection.execute(insert(_HEADS).values(id=head_id, seq=0, entry_hash=GENESIS_HASH))
+        return 0, GENESIS_HASH
+    return int(row.seq), str(row.entry_hash)
+
+
+def _seal(connection: Connection, chain: int, limit: int | None, key: bytes) -> dict[int, tuple[int, str, str]] | None:
+    """Link the chain's unsealed entries, oldest id first; return id → (seq, prev_hash, entry_hash).
+
+    The order is that of the ids among the entries committed when the sealer looks: an entry whose
+    transaction committed after a later id was sealed is simply linked in the next pass (the sealer
+    asks for every unsealed entry, never for ids after the last one it sealed), so none waits forever.
+    """
+    head = _claim_head(connection, chain)
+    if head is None:
+        return None
+    pending = select(_ENTRIES).where(_ENTRIES.c.chain == chain, _ENTRIES.c.seq.is_(None)).order_by(_ENTRIES.c.id)
+    rows = connection.execute(pending.limit(limit) if limit else pending).all()
+    seq, previous = head
+    links: dict[int, tuple[int, str, str]] = {}
+    for row in rows:
+        entry = AuditEntry(**row._asdict())  # transient: only for entry_hash()
+        seq += 1
+        entry.seq, entry.prev_hash = seq, previous
+        entry.entry_hash = entry_hash(entry, key)
+        links[row.id] = (seq, previous, entry.entry_hash)
+        previous = entry.entry_hash
+    if not links:
+        return links
+    sealing = (
+        update(_ENTRIES)
+        .where(_ENTRIES.c.id == bindparam("b_id"), _ENTRIES.c.seq.is_(None))
+        .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), entry_hash=bindparam("b_hash"))
+    )
+    params = [{"b_id": i, "b_seq": q, "b_prev": p, "b_hash": h} for i, (q, p, h) in links.items()]
+    if connection.execute(sealing, params).rowcount != len(params):
+        raise SealConflict(f"chain {chain}: an entry was sealed by someone else")
+    connection.execute(update(_HEADS).where(_HEADS.c.id == _head_id(chain)).values(seq=seq, entry_hash=previous))
+    return links
+
+
+def seal_chain(session: Session, chain: int, limit: int | None = SEAL_BATCH) -> int | None:
+    """Seal up to ``limit`` unsealed entries of ``chain`` in the session's transaction (never commits).
+
+    Return how many were sealed, or None when another sealer holds the chain (it will seal them).
+    """
+    links = _seal(session.connection(), chain, limit, get_settings().effective_audit_key)
+    return None if links is None else len(links)
+
+
+def unsealed_chains(session: Session) -> list[int]:
+    """Return the chains that have unsealed entries (the sealer's partial index answers it)."""
+    stmt = select(_ENTRIES.c.chain).where(_ENTRIES.c.seq.is_(None)).distinct().order_by(_ENTRIES.c.chain)
+    return [int(chain) for chain in session.connection().execute(stmt).scalars()]
+
+
+def seal_all(session: Session) -> int:
+    """Seal every unsealed entry this session sees, in its transaction; return how many.
+
+    Chains held by another sealer are left to it. For tests and one-off use: ``pmh audit seal`` and the
+    server's sealer commit one batch at a time instead (:mod:`pmh.audit.sealer`).
+    """
+    total = 0
+    for chain in unsealed_chains(session):
+        while (sealed := seal_chain(session, chain)) is not None:
+            total += sealed
+            if sealed < SEAL_BATCH:
+                break
+    return total
 
 
 @dataclass
@@ -163,13 +247,46 @@ class ChainReport:
         return {"chain": self.chain, "entries": self.entries, "head_seq": self.head_seq, "keyed_from": self.keyed_from}
 
 
+UNSEALED_LISTED = 100
+"""How many unsealed entries' ids a verification lists (the oldest)."""
+
+
+@dataclass
+class UnsealedReport:
+    """The entries appended but not yet sealed into a chain: not covered by any link until they are."""
+
+    count: int = 0
+    ids: list[int] = field(default_factory=list)
+    """The oldest :data:`UNSEALED_LISTED` ids."""
+    oldest_id: int | None = None
+    oldest_age_s: float | None = None
+    overdue: int = 0
+    """How many are older than ``PMH_AUDIT_SEAL_OVERDUE_S`` (a stopped sealer)."""
+    overdue_after_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as the ``--json`` output's ``unsealed`` object."""
+        return {
+            "count": self.count,
+            "ids": self.ids,
+            "oldest_id": self.oldest_id,
+            "oldest_age_s": self.oldest_age_s,
+            "overdue": self.overdue,
+            "overdue_after_s": self.overdue_after_s,
+        }
+
+
 @dataclass
 class ChainVerification:
-    """What verifying the chain found: how many entries, each chain's report, and each break with its position."""
+    """What verifying the chain found: how many entries, each chain's report, and each break with its position.
+
+    ``entries`` counts the sealed entries, which the links cover; ``unsealed`` those still waiting.
+    """
 
     entries: int = 0
     problems: list[str] = field(default_factory=list)
     chains: list[ChainReport] = field(default_factory=list)
+    unsealed: UnsealedReport = field(default_factory=UnsealedReport)
 
     @property
     def ok(self) -> bool:
@@ -184,13 +301,41 @@ def verify_chain(session: Session, batch_size: int = 5000, key: bytes | None = N
     the plain form after a keyed one in the same chain is a forgery (a keyed chain cannot be
     re-computed without the key, so a forger would have to fall back to the plain form).
     """
-    key = key or get_settings().effective_audit_key
+    settings = get_settings()
+    key = key or settings.effective_audit_key
     result = ChainVerification()
     heads = {head.id - 1: head for head in session.scalars(select(AuditHead))}
-    chains = set(heads) | set(session.scalars(select(AuditEntry.chain).distinct()))
+    sealed_chains = select(AuditEntry.chain).where(AuditEntry.seq.is_not(None)).distinct()
+    chains = set(heads) | set(session.scalars(sealed_chains))
     for chain in sorted(chains):
         _verify_one(session, chain, heads.get(chain), batch_size, key, result)
+    result.unsealed = _unsealed(session, settings.effective_audit_seal_overdue_s)
+    if result.unsealed.overdue:
+        waiting = result.unsealed
+        result.problems.append(
+            f"封印されていない記録 {waiting.overdue} 件が {waiting.overdue_after_s:g} 秒を過ぎても"
+            f"鎖に連結されていません（最も古いもの id {waiting.oldest_id}、{waiting.oldest_age_s:.0f} 秒前。"
+            "封印処理が止まっている疑い）。"
+        )
     return result
+
+
+def _unsealed(session: Session, overdue_after_s: float) -> UnsealedReport:
+    """Count the unsealed entries, list the oldest, and count those older than ``overdue_after_s``."""
+    now = utcnow()
+    waiting = AuditEntry.seq.is_(None)
+    count, oldest_at = session.execute(select(func.count(), func.min(AuditEntry.occurred_at)).where(waiting)).one()
+    report = UnsealedReport(count=int(count), overdue_after_s=overdue_after_s)
+    if not count:
+        return report
+    report.ids = list(
+        session.scalars(select(AuditEntry.id).where(waiting).order_by(AuditEntry.id).limit(UNSEALED_LISTED))
+    )
+    report.oldest_id = report.ids[0]
+    report.oldest_age_s = round(max((now - oldest_at).total_seconds(), 0.0), 3)
+    limit = now - dt.timedelta(seconds=overdue_after_s)
+    report.overdue = session.scalar(select(func.count()).where(waiting, AuditEntry.occurred_at < limit)) or 0
+    return report
 
 
 def _verify_one(
@@ -201,28 +346,29 @@ def _verify_one(
     keyed_from: int | None = None
     stream = session.execute(
         select(AuditEntry)
-        .where(AuditEntry.chain == chain)
+        .where(AuditEntry.chain == chain, AuditEntry.seq.is_not(None))
         .order_by(AuditEntry.seq)
         .execution_options(yield_per=batch_size)
     )
     count = 0
     for entry in stream.scalars():
         count += 1
-        if entry.seq != expected_seq:
-            result.problems.append(f"{where}連番 {expected_seq}〜{entry.seq - 1} の記録が欠けています（削除の疑い）。")
+        seq = int(entry.seq or 0)  # the query asks for sealed entries only
+        if seq != expected_seq:
+            result.problems.append(f"{where}連番 {expected_seq}〜{seq - 1} の記録が欠けています（削除の疑い）。")
         if entry.prev_hash != previous_hash:
-            result.problems.append(f"{where}連番 {entry.seq} の直前の記録と連鎖していません（削除・並べ替えの疑い）。")
+            result.problems.append(f"{where}連番 {seq} の直前の記録と連鎖していません（削除・並べ替えの疑い）。")
         if entry.form not in (PLAIN, KEYED):
-            result.problems.append(f"{where}連番 {entry.seq} の形式 {entry.form} は不明です（改ざんの疑い）。")
+            result.problems.append(f"{where}連番 {seq} の形式 {entry.form} は不明です（改ざんの疑い）。")
         elif entry.form == PLAIN and keyed_from is not None:
             result.problems.append(
-                f"{where}連番 {entry.seq} は鍵なしの形式ですが、連番 {keyed_from} から鍵付きです（改ざんの疑い）。"
+                f"{where}連番 {seq} は鍵なしの形式ですが、連番 {keyed_from} から鍵付きです（改ざんの疑い）。"
             )
         elif entry_hash(entry, key) != entry.entry_hash:
-            result.problems.append(f"{where}連番 {entry.seq} の内容がハッシュと一致しません（改ざんの疑い）。")
+            result.problems.append(f"{where}連番 {seq} の内容がハッシュと一致しません（改ざんの疑い）。")
         if entry.form == KEYED and keyed_from is None:
-            keyed_from = entry.seq
-        expected_seq, previous_hash = entry.seq + 1, entry.entry_hash
+            keyed_from = seq
+        expected_seq, previous_hash = seq + 1, entry.entry_hash or ""
     result.entries += count
     if head is None and count:
         result.problems.append(f"{where}監査ログの末尾情報がありません（改ざんの疑い）。")
@@ -244,7 +390,8 @@ class AuditView:
 
     id: int
     chain: int
-    seq: int
+    seq: int | None
+    """None until the entry is sealed into its chain."""
     occurred_at: dt.datetime
     actor: str
     role: str
