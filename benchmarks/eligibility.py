@@ -57,13 +57,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _shared import ADMIN_URL, MUNICIPALITY, database_url, fresh_database, pmh, register_programs
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, make_url, text
 
 DATABASE = "pmh_bench_eligibility"
 CLINIC_CODE = "1310112345"
@@ -444,82 +444,6 @@ def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
 # --- the ceiling: the statements one request executes, replayed by pgbench ----------------------
 
 
-@dataclass
-class Captured:
-    """The statements one eligibility request ran, with their parameters, and that reception's facts."""
-
-    statements: list[tuple[str, dict[str, Any]]]
-    pre_ping: bool
-    facts: dict[str, Any]
-
-
-def _capture(key: str, reception_id: int, day: str, chain: int) -> Captured:
-    """Run one request through the app in-process, its audit entry on ``chain``; record every statement."""
-    import warnings
-    from unittest import mock
-
-    from pmh.app import create_app
-    from pmh.db import get_engine
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
-
-    statements: list[tuple[str, dict[str, Any]]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        statements.append((" ".join(statement.split()), dict(parameters or {})))
-
-    # The capture's own app must not run a sealer thread: its statements would be recorded too.
-    os.environ["PMH_AUDIT_SEALER"] = "false"
-    _reset_pmh_caches()
-    engine = get_engine()
-    with engine.connect() as conn:
-        facts = dict(
-            conn.execute(
-                text(
-                    "SELECT b.rid, b.certificate_id, b.program_id, b.person_digest, "
-                    "h.seq AS head_seq, h.entry_hash AS head_entry_hash, h.id - 1 AS chain, h.id AS head_id "
-                    "FROM bench_receptions b, audit_head h WHERE b.rid = :rid AND h.id = :chain + 1"
-                ),
-                {"rid": reception_id, "chain": chain},
-            )
-            .mappings()
-            .one()
-        )
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with mock.patch("secrets.randbelow", return_value=chain), TestClient(create_app()) as client:
-            response = client.get(
-                f"/api/v1/receptions/{reception_id}/eligibility",
-                params={"service_date": day, "format": "json"},
-                headers={"Authorization": f"Bearer {key}"},
-            )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    if response.status_code != 200:
-        raise SystemExit(f"capture request failed: {response.status_code} {response.text[:500]}")
-    return Captured(statements, bool(getattr(engine.pool, "_pre_ping", False)), facts)
-
-
-def _capture_two(url: str, key: str, day: str) -> tuple[Captured, Captured]:
-    """Capture two requests on receptions that differ in every fact (another program too)."""
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        pair = conn.execute(
-            text(
-                "SELECT a.rid, b.rid FROM bench_receptions a JOIN bench_receptions b "
-                "ON a.program_id <> b.program_id AND a.person_digest <> b.person_digest "
-                "ORDER BY a.n DESC, b.n LIMIT 1"
-            )
-        ).one()
-    engine.dispose()
-    # Two different chains (the last two), so that the chain is seen to vary and becomes a variable.
-    chains = _audit_chains()
-    first, second = max(chains - 1, 0), max(chains - 2, 0)
-    return _capture(key, int(pair[0]), day, first), _capture(key, int(pair[1]), day, second)
-
-
 def _audit_chains() -> int:
     from pmh.settings import get_settings
 
@@ -527,89 +451,63 @@ def _audit_chains() -> int:
 
 
 def _literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dt.date):  # datetimes too
-        return _literal(value.isoformat())
-    if isinstance(value, list | tuple):
-        return "ARRAY[" + ", ".join(_literal(v) for v in value) + "]"
     quoted = str(value).replace("'", "''")
     if re.search(r":\w", quoted):  # pgbench would read ":name" as a variable, even inside quotes
         return "E'" + quoted.replace("\\", "\\\\").replace(":", "\\x3a") + "'"
     return f"'{quoted}'"
 
 
-_VARIABLES = {
-    "chain": ":chain",
-    "head_id": "(:chain + 1)",
-    "rid": "(:rid)::bigint",
-    "certificate_id": "(:certificate_id)::bigint",
-    "program_id": "(:program_id)::bigint",
-    "person_digest": ":person_digest",
-    "head_entry_hash": ":head_entry_hash",
-}
-"""Facts that differ from request to request and the pgbench variables that carry them."""
-_NEXT_HASH = "(md5(:head_entry_hash::text) || md5(:head_entry_hash::text || 'pgbench'))"
-"""Stands in for the new entry's SHA-256 (64 hex digits, unique along the chain); the app hashes in Python."""
-_SAME_SIZE = ("detail",)
-"""Per-request parameters replayed as captured: the audit entry's JSON detail (same size every time)."""
+def _read_path_script(url: str, ids: Sequence[int], day: str) -> tuple[str, int]:
+    """Return a pgbench script of what one read does on the hub's path, and its round trips.
 
+    The statements are the read path's own (``pmh.eligibility.fastread``), with the reception drawn at
+    random: the read (one statement, one snapshot, one round trip), then the audit INSERT (one round
+    trip), each autocommitted as the hub runs them. The hub's key is cached, so no key lookup; no first
+    read is kept (the warm-up did). The audit detail is one the hub wrote for such a read (same size).
+    """
+    from pmh.eligibility import fastread
 
-def _expression(name: str, first: Any, second: Any, facts: tuple[Mapping[str, Any], Mapping[str, Any]]) -> str:
-    """Return the pgbench text for one parameter: a literal if both captures agree, else a variable."""
-    if first == second:
-        return _literal(first)
-    if isinstance(first, list | tuple) and isinstance(second, list | tuple) and len(first) == len(second) == 1:
-        return f"ARRAY[{_expression(name, first[0], second[0], facts)}]"
-    if isinstance(first, dt.datetime):
-        return "now()"
-    if name.startswith("entry_hash"):
-        return _NEXT_HASH
-    if name in _SAME_SIZE:
-        return _literal(first)
-    for fact, variable in _VARIABLES.items():
-        if (first, second) == (facts[0][fact], facts[1][fact]):
-            return variable
-    if (first, second) == (str(facts[0]["rid"]), str(facts[1]["rid"])):
-        return ":rid"
-    if (first, second) == (facts[0]["head_seq"] + 1, facts[1]["head_seq"] + 1):
-        return "(:head_seq::bigint + 1)"
-    raise SystemExit(f"cannot tell where parameter {name} comes from ({first!r} / {second!r})")
+    low, high = min(ids), max(ids)
+    if high - low + 1 != len(ids):
+        raise SystemExit("the receptions' ids are not contiguous: the script draws them as a range")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        institution = conn.execute(
+            text("SELECT institution_id FROM receptions WHERE id = :id"), {"id": low}
+        ).scalar_one()
+        entry = conn.execute(
+            text(
+                "SELECT actor, role, detail FROM audit_entries WHERE action = 'eligibility.read' "
+                "ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    engine.dispose()
+    values = {"reception_id": "(:rid)::bigint", "institution_id": str(institution), "month": _literal(day[:7])}
 
+    def render(sql: str) -> str:
+        return re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], " ".join(sql.split())) + ";"
 
-def _pgbench_script(first: Captured, second: Captured, receptions: int) -> str:
-    """Turn two captured requests into a pgbench script over random receptions (for ``-M prepared``)."""
-    if [s for s, _ in first.statements] != [s for s, _ in second.statements]:
-        raise SystemExit("the two captured requests ran different statements; the script needs one shape")
+    audit = {
+        "chain": ":chain",
+        "occurred_at": "now()",
+        "organisation_id": str(institution),
+        "actor": _literal(entry.actor),
+        "role": _literal(entry.role),
+        "action": "'eligibility.read'",
+        "subject_type": "'reception'",
+        "subject_id": "(:rid)::text",
+        "detail": _literal(entry.detail),
+        "form": "1",
+    }
+    insert = re.sub(r"%\((\w+)\)s", lambda m: audit[m.group(1)], fastread.INSERT_AUDIT_SQL) + ";"
     lines = [
-        "-- one eligibility read as the app runs it (captured), over random consented receptions",
-        f"\\set n random(0, {receptions - 1})",
-        "SELECT rid, certificate_id, program_id, person_digest FROM bench_receptions WHERE n = :n \\gset",
+        "-- one eligibility read as the hub's read path runs it (pmh.eligibility.fastread), autocommit",
+        f"\\set rid random({low}, {high})",
         f"\\set chain random(0, {_audit_chains() - 1})",
-        "BEGIN;",
+        render(fastread.READ_SQL),
+        insert,
     ]
-    if first.pre_ping:
-        lines.append("SELECT 1; -- pool_pre_ping on checkout")
-    facts = (first.facts, second.facts)
-    for (sql, values), (_, other) in zip(first.statements, second.statements, strict=True):
-        if sql.startswith(("UPDATE reception_certificates", "INSERT INTO reception_certificates")):
-            raise SystemExit("a captured request wrote a first read: capture receptions that were read before")
-
-        def substitute(match: re.Match[str], values: dict[str, Any] = values, other: dict[str, Any] = other) -> str:
-            name = match.group(1)
-            return _expression(name, values[name], other[name], facts)
-
-        rendered = re.sub(r"%\((\w+)\)s", substitute, sql).replace("%%", "%")
-        if sql.startswith("SELECT audit_head."):
-            lines.append(rendered + " \\gset head_")
-        else:
-            lines.append(rendered + ";")
-    lines.append("COMMIT;")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", 2
 
 
 def _prepare_pgbench(url: str, ids: Sequence[int]) -> None:
@@ -836,9 +734,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"only {written} audit entries for {requests + load.warmup_requests} requests")
 
     sealed_after = json.loads(pmh(env, "audit", "seal", "--json"))["sealed"]  # what the sealers left (≈ 0)
-    _say("capturing the statements of a request …")
-    first, second = _capture_two(url, setup.institution_key, day)
-    script = _pgbench_script(first, second, len(ids))
+    script, round_trips = _read_path_script(url, ids, day)
     script_path = workdir / "eligibility.pgbench"
     script_path.write_text(script)
     if args.show_script:
@@ -870,7 +766,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ceiling_per_s": round(tps),
         "pgbench_latency_ms": pgbench_latency,
         "ratio": round(req_per_s / tps, 3),
-        "statements": len(first.statements) + int(first.pre_ping),
+        "round_trips_per_request": round_trips,
         "hub_backends": hub_waits,
         "pgbench_backends": sampler.averages(),
         "audit_rows_written": written,

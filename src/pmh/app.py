@@ -248,7 +248,9 @@ class RequestLog:
 
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Run the audit sealer in this process while it serves (PostgreSQL; SQLite seals at append).
+    """Run the audit sealer and open the eligibility read pool in this process while it serves (PostgreSQL).
+
+    SQLite seals at append and reads eligibility on the general path.
 
     Every worker process calls :func:`create_app`, so each has its own sealer; sealers of several
     processes and nodes share the chains safely (:mod:`pmh.audit.sealer`).
@@ -261,9 +263,19 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from pmh.audit.sealer import start_sealer
 
         sealer = start_sealer(settings.audit_seal_ms)
+    read_pool = None
+    if settings.read_pool_size and make_url(settings.effective_database_url).get_backend_name() == "postgresql":
+        from pmh.eligibility.fastread import open_pool
+
+        read_pool = open_pool(settings.effective_database_url, settings.read_pool_size)
+        await read_pool.open()
+        _app.state.read_pool = read_pool
     try:
         yield
     finally:
+        if read_pool is not None:
+            _app.state.read_pool = None
+            await read_pool.close()
         if sealer is not None:
             sealer.stop()
 

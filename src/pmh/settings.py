@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     """Refused card authentications per card reader and window before 429."""
     limit_api_key_per_client: int = Field(default=20, ge=1)
     """Wrong API keys per client address and window before 429."""
+    read_pool_size: int = Field(default=8, ge=0, le=200)
+    """Connections per process of the async pool the eligibility read uses on PostgreSQL (0: the read
+    takes the general path in a worker thread)."""
     api_key_cache_seconds: float = Field(default=30, ge=0, le=300)
     """How long a process keeps a verified API key before looking it up again (0: never kept). On
     PostgreSQL a revocation drops every process's cached keys when it commits (LISTEN/NOTIFY); on

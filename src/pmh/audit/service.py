@@ -95,6 +95,33 @@ class SealConflict(RuntimeError):
     """An entry the sealer was linking had been sealed already (only possible by someone bypassing the sealer)."""
 
 
+def entry_values(
+    chain: int,
+    caller: Caller | None,
+    action: str,
+    subject_type: str,
+    subject_ids: str | Sequence[str],
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the columns of a new, unsealed entry (:func:`record`; the eligibility read path inserts them itself).
+
+    My Numbers are redacted from the subject and the details before anything is stored.
+    """
+    subject = subject_ids if isinstance(subject_ids, str) else ",".join(subject_ids)
+    return {
+        "chain": chain,
+        "occurred_at": utcnow(),
+        "organisation_id": caller.organisation_id if caller else None,
+        "actor": caller.actor if caller else "system",
+        "role": caller.role if caller else "system",
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": redact_my_numbers(subject)[:128],
+        "detail": redact_my_numbers(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)),
+        "form": KEYED,
+    }
+
+
 def record(
     session: Session,
     caller: Caller | None,
@@ -114,19 +141,7 @@ def record(
     in the same transaction. The returned entry is not attached to the session; on PostgreSQL its
     ``seq``, ``prev_hash`` and ``entry_hash`` are still empty.
     """
-    subject = subject_ids if isinstance(subject_ids, str) else ",".join(subject_ids)
-    values: dict[str, Any] = {
-        "chain": _chain_of(session),
-        "occurred_at": utcnow(),
-        "organisation_id": caller.organisation_id if caller else None,
-        "actor": caller.actor if caller else "system",
-        "role": caller.role if caller else "system",
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": redact_my_numbers(subject)[:128],
-        "detail": redact_my_numbers(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str)),
-        "form": KEYED,
-    }
+    values = entry_values(_chain_of(session), caller, action, subject_type, subject_ids, detail)
     # Core, not the ORM: one statement, and no flush of whatever else the session holds.
     connection = session.connection()
     entry = AuditEntry(id=connection.execute(insert(_ENTRIES).values(values).returning(_ENTRIES.c.id)).scalar_one())

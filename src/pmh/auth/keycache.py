@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -130,12 +131,16 @@ _listeners: list[Listener] = []
 _start_lock = threading.Lock()
 
 
+_by_engine: weakref.WeakKeyDictionary[Engine, KeyCache] = weakref.WeakKeyDictionary()
+"""The same caches by engine: rendering an engine's URL on every request would cost more than the lookup."""
+
+
 def cache_for(engine: Engine, seconds: float) -> KeyCache:
     """Return this process's cache for a database, starting its listener on PostgreSQL the first time."""
-    key = engine.url.render_as_string(hide_password=True)
-    found = _caches.get(key)
+    found = _by_engine.get(engine)
     if found is not None:
         return found
+    key = engine.url.render_as_string(hide_password=True)
     with _start_lock:
         if key not in _caches:
             cache = KeyCache(seconds)
@@ -144,6 +149,7 @@ def cache_for(engine: Engine, seconds: float) -> KeyCache:
                 listener.start()
                 _listeners.append(listener)
             _caches[key] = cache
+        _by_engine[engine] = _caches[key]
     return _caches[key]
 
 
@@ -158,6 +164,7 @@ def reset() -> None:
             cache.disconnect()
         _listeners.clear()
         _caches.clear()
+        _by_engine.clear()
 
 
 def announce_revocation(session: Session) -> None:

@@ -30,7 +30,7 @@ from pmh.auth.schemas import (
     Role,
 )
 from pmh.codes.checkdigits import check_number
-from pmh.db import utcnow
+from pmh.db import get_engine, utcnow
 from pmh.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, NotPermitted
 from pmh.reference import catalogue
 from pmh.settings import get_settings
@@ -156,8 +156,7 @@ def authenticate_api_key(session: Session, token: str) -> Caller:
     face-recognition device.
     """
     digest = _digest(token)
-    bind = session.get_bind()
-    cache = keycache.cache_for(bind.engine, get_settings().api_key_cache_seconds)
+    cache = keycache.cache_for(session.get_bind().engine, get_settings().api_key_cache_seconds)
     cached = cache.get(digest)
     if cached is not None:
         return cached
@@ -183,6 +182,14 @@ def authenticate_api_key(session: Session, token: str) -> Caller:
     )
     cache.put(digest, caller, generation)
     return caller
+
+
+def cached_caller(token: str) -> Caller | None:
+    """Return the caller of a key this process verified recently on its configured database, else None.
+
+    No database is read: a miss means "look it up" (:func:`authenticate_api_key`), never "refused".
+    """
+    return keycache.cache_for(get_engine(), get_settings().api_key_cache_seconds).get(_digest(token))
 
 
 def require_role(caller: Caller, roles: tuple[str, ...]) -> None:

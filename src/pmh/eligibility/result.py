@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +31,9 @@ from pmh.reference import catalogue
 from pmh.registry import asof
 from pmh.registry.asof import CertificateOn
 from pmh.registry.models import Certificate, CertificateVersion
+
+OUTPATIENT_LEDGERS = ("all", "outpatient")
+"""The ledgers whose month total counts against the monthly cap the result shows."""
 
 
 def _links(session: Session, reception_id: int) -> list[ReceptionCertificate]:
@@ -121,6 +126,73 @@ def _snapshot(subsidy: SubsidyRead, service_date: dt.date) -> str:
     return json.dumps(snapshot, sort_keys=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What one eligibility read needs from the database, however it was read (see :func:`compose`)."""
+
+    reception_id: int
+    received_at: dt.datetime
+    first_read: dict[int, bool]
+    """Per consented certificate id: whether its first read is already kept."""
+    states: list[CertificateOn]
+    """The consented certificates still linked, as of the service date, in claim order."""
+    record: InsuranceRecord | None
+    used: dict[int, int]
+    """Per certificate: the month's recorded copay total (outpatient side)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """The answer of one read, the first reads to keep and what the audit entry says."""
+
+    result: EligibilityResult
+    first_reads: dict[int, str]
+    """Certificate id → the snapshot to keep as its first read (only those not kept yet)."""
+    audit_detail: dict[str, Any]
+
+
+def compose(loaded: Loaded, caller: Caller, on: dt.date, result_format: str, total_cost: int | None = None) -> Composed:
+    """Return the eligibility result from what was loaded: the one place its rules are applied.
+
+    Both read paths (the general one below and the PostgreSQL one in
+    :mod:`pmh.eligibility.fastread`) load the same :class:`Loaded` and call this.
+    """
+    record, states = loaded.record, loaded.states
+    subsidies = [
+        subsidy_of(
+            state,
+            priority,
+            caller.organisation_code,
+            loaded.used.get(state.certificate.id, 0),
+            total_cost,
+            record.copay_rate if record else None,
+        )
+        for priority, state in enumerate(states, 1)
+    ]
+    first_reads = {
+        state.certificate.id: _snapshot(subsidy, on)
+        for state, subsidy in zip(states, subsidies, strict=True)
+        if not loaded.first_read[state.certificate.id]
+    }
+    shown = [s.certificate.id for s in states]
+    detail = {
+        "service_date": on,
+        "format": result_format,
+        "certificates": shown,
+        "withheld": sorted(set(loaded.first_read) - set(shown)),
+    }
+    result = EligibilityResult(
+        reception_id=loaded.reception_id,
+        institution_code=caller.organisation_code,
+        received_at=loaded.received_at,
+        service_date=on,
+        person=_person(record, states[0].version if states else None),
+        insurance=insurance_read(record),
+        subsidies=subsidies,
+    )
+    return Composed(result, first_reads, detail)
+
+
 def eligibility(
     session: Session,
     caller: Caller,
@@ -145,45 +217,15 @@ def eligibility(
         s for s in asof.certificates_on(session, list(links), on) if s.certificate.link_status == "linked"
     )
     record = cards.records_by_digest(session, [reception.person_digest]).get(reception.person_digest)
-    used = ledger.used(session, [s.certificate.id for s in states], ledger.month_of(on), ("all", "outpatient"))
-    subsidies = [
-        subsidy_of(
-            state,
-            priority,
-            caller.organisation_code,
-            used[state.certificate.id],
-            total_cost,
-            record.copay_rate if record else None,
-        )
-        for priority, state in enumerate(states, 1)
-    ]
-    for state, subsidy in zip(states, subsidies, strict=True):
-        link = links[state.certificate.id]
-        if link.first_read_at is None:
-            link.first_read_at = now
-            link.first_read = _snapshot(subsidy, on)
-    audit.record(
-        session,
-        caller,
-        "eligibility.read",
-        "reception",
-        str(reception.id),
-        {
-            "service_date": on,
-            "format": result_format,
-            "certificates": [s.certificate.id for s in states],
-            "withheld": sorted(set(links) - {s.certificate.id for s in states}),
-        },
-    )
-    return EligibilityResult(
-        reception_id=reception.id,
-        institution_code=caller.organisation_code,
-        received_at=reception.received_at,
-        service_date=on,
-        person=_person(record, states[0].version if states else None),
-        insurance=insurance_read(record),
-        subsidies=subsidies,
-    )
+    used = ledger.used(session, [s.certificate.id for s in states], ledger.month_of(on), OUTPATIENT_LEDGERS)
+    first_read = {certificate_id: link.first_read_at is not None for certificate_id, link in links.items()}
+    loaded = Loaded(reception.id, reception.received_at, first_read, states, record, used)
+    composed = compose(loaded, caller, on, result_format, total_cost)
+    for certificate_id, snapshot in composed.first_reads.items():
+        links[certificate_id].first_read_at = now
+        links[certificate_id].first_read = snapshot
+    audit.record(session, caller, "eligibility.read", "reception", str(reception.id), composed.audit_detail)
+    return composed.result
 
 
 def consented_certificate(
