@@ -739,6 +739,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     script_path.write_text(script)
     if args.show_script:
         print(script, file=sys.stderr)
+    pmh(env, "audit", "seal")  # the two captured requests' entries (no sealer ran in this process)
     verified_before, entries = _verify_audit(env)
 
     _say(f"pgbench: {args.clients} clients for {args.seconds} s …")

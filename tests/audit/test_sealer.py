@@ -300,3 +300,30 @@ def test_the_server_process_runs_a_sealer_thread(committed: tuple[Engine, Caller
         running.stop()
     assert not running.thread.is_alive()
     assert _chain_of(engine, [entry_id, last]) == {entry_id: 1, last: 2}  # the last one sealed on the way out
+
+
+def test_each_server_process_starts_its_sealer_and_stops_it(
+    committed: tuple[Engine, Caller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from pmh.app import create_app
+    from pmh.settings import get_settings
+
+    engine, caller = committed
+    monkeypatch.setenv("PMH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("PMH_AUDIT_SEAL_MS", "50")
+    get_settings.cache_clear()
+    with Session(engine) as session, session.begin():
+        entry_id = service.record(session, caller, "certificate.read", "certificate", "1").id
+    with TestClient(create_app()):
+        assert any(t.name == "pmh-audit-sealer" for t in threading.enumerate())
+        deadline = time.monotonic() + 30
+        while _chain_of(engine, [entry_id])[entry_id] is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert _chain_of(engine, [entry_id])[entry_id] == 1
+    assert not any(t.name == "pmh-audit-sealer" for t in threading.enumerate())
+    monkeypatch.setenv("PMH_AUDIT_SEALER", "false")
+    get_settings.cache_clear()
+    with TestClient(create_app()):
+        assert not any(t.name == "pmh-audit-sealer" for t in threading.enumerate())

@@ -56,14 +56,25 @@ class Sealer:
         self.thread.join(timeout_s)
 
 
+FAILURE_PAUSE_S = 5.0
+"""How long a sealer waits after a failed pass before the next (a database restart, a forged link)."""
+
+
 def run(stopping: threading.Event, seal_ms: int) -> None:
-    """Seal every ``interval_s(seal_ms)`` until ``stopping`` is set, then once more. A failed pass is logged."""
+    """Seal every ``interval_s(seal_ms)`` until ``stopping`` is set, then once more.
+
+    A failed pass is logged and the next one tried after :data:`FAILURE_PAUSE_S`; entries it could not
+    seal stay unsealed, which ``pmh audit verify`` reports once they are overdue.
+    """
+    pause = interval_s(seal_ms)
     while True:
-        stop = stopping.wait(interval_s(seal_ms))
+        stop = stopping.wait(pause)
         try:
             seal_pending()
-        except Exception:  # a failed pass (database restart, a conflict) must not stop the next one
+            pause = interval_s(seal_ms)
+        except Exception:  # a failed pass must not stop the next one
             log.exception("audit seal failed")
+            pause = FAILURE_PAUSE_S
         if stop:
             return
 
