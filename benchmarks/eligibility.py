@@ -812,7 +812,7 @@ def main() -> None:
         f"{figures['receptions']:,} receptions, {figures['certificates']:,} certificates)"
     )
     print(
-        f"ceiling: pgbench {figures['ceiling_per_s']:,} tx/s of the same {figures['statements']} statements "
+        f"ceiling: pgbench {figures['ceiling_per_s']:,} tx/s in {figures['round_trips_per_request']} round trips "
         f"(latency {figures['pgbench_latency_ms']} ms)"
     )
     hub, bench = figures["hub_backends"], figures["pgbench_backends"]

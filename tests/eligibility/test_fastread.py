@@ -146,7 +146,8 @@ def test_the_fast_path_keeps_the_first_read_once(world: World) -> None:
         link = session.scalars(
             select(ReceptionCertificate).where(ReceptionCertificate.reception_id == world.shared).limit(1)
         ).one()
-    assert link.first_read_at is not None and json.loads(link.first_read or "{}")["payer_number"] in (w.SHOMAN_PAYER, w.NANBYO_PAYER)
+    assert link.first_read_at is not None
+    assert json.loads(link.first_read or "{}")["payer_number"] in (w.SHOMAN_PAYER, w.NANBYO_PAYER)
     kept = link.first_read_at
     _read_fast(world, world.caller, world.shared)
     with Session(world.engine) as session:

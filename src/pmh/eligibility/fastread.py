@@ -1,16 +1,18 @@
 """The eligibility read on PostgreSQL: async, two round trips, no thread-pool hop.
 
 A clinic's レセコン reads a reception's eligibility for every patient, all day: this is the hub's hot
-path. The general path (:func:`pmh.eligibility.result.eligibility`, used on SQLite and inside tests
-that run each test in one transaction) takes about ten sequential round trips through the ORM in a
-worker thread. This one, for a key the process has already verified (:mod:`pmh.auth.keycache`),
-runs on the event loop with psycopg's async pool and takes two:
+path. The general path (:func:`pmh.eligibility.result.eligibility`, used on SQLite, for
+``format=orca`` and inside tests that run each test in one transaction) takes about ten sequential
+round trips through the ORM in a worker thread. This one, for a key the process has already
+verified (:mod:`pmh.auth.keycache`), runs on the event loop with psycopg's async pool and takes two:
 
-1. one pipeline of reads inside a ``REPEATABLE READ READ ONLY`` transaction, so the reception, its
-   consented certificates with their versions, the insurance record and the month's copay totals
-   are one snapshot, sent together and answered together;
-2. one pipeline that keeps the first reads for the 一括照会 (usually none) and appends the audit
-   entry — one INSERT, sealed later by the sealer (:mod:`pmh.audit.sealer`) — in one transaction.
+1. one statement (:data:`READ_SQL`) that returns, as JSON values, the reception (scoped to the
+   caller's institution, consent not withdrawn), its consented certificates with every version,
+   program and municipality, the insurance record and the month's copay totals — one statement,
+   so one snapshot, with no transaction around it;
+2. the audit entry's INSERT (:data:`INSERT_AUDIT_SQL`), sealed later by the sealer
+   (:mod:`pmh.audit.sealer`); when a first read is to be kept for the 一括照会, its updates and the
+   INSERT share one transaction.
 
 The rules are not here: both paths fill the same :class:`~pmh.eligibility.result.Loaded` and call
 :func:`~pmh.eligibility.result.compose`. The answer leaves only after its audit entry committed.
