@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction,
 from sqlalchemy.types import TypeDecorator
 
 from pmh import clock
+from pmh.availability import discard_pool_on_failover, postgres_connect_args
 from pmh.errors import PmhError
 from pmh.settings import get_settings
 
@@ -173,7 +174,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, module=driver, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = postgres_connect_args(get_settings()) | kwargs.pop("connect_args", {})
+    engine = create_engine(url, pool_pre_ping=True, pool_timeout=10, connect_args=connect_args, **kwargs)
+    discard_pool_on_failover(engine)
+    return engine
 
 
 @lru_cache
