@@ -53,6 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,37 +285,59 @@ def build_world(env: dict[str, str], api: str, patients: int, cap: int) -> World
     started = time.perf_counter()
     capped = [person(1000 + i, dt.date(1960, 1, 1)) for i in range(patients)]
     uploads = [person(500_000 + i, dt.date(2015, 1, 1)) for i in range(UPLOAD_POOL)]
-    with tempfile.TemporaryDirectory(prefix="pmh-failover-") as work:
+    # Each pmh command is a process that takes seconds to start on a busy host: the independent
+    # chains run side by side.
+    with tempfile.TemporaryDirectory(prefix="pmh-failover-") as work, ThreadPoolExecutor(4) as pool:
         folder = Path(work)
         (folder / "insurance.csv").write_text(insurance_csv(capped + uploads), encoding="utf-8")
         valid_from = today.replace(day=1) - dt.timedelta(days=400)
         (folder / "nanbyo.csv").write_text(certificates_csv(capped, NANBYO_PAYER, valid_from, cap), encoding="utf-8")
-        pmh(env, "programs", "add", "--municipality", TOKYO, "--program", "nanbyo", "--payer-number", NANBYO_PAYER)
-        pmh(env, "programs", "add", "--municipality", HACHIOJI, "--program", "kodomo", "--payer-number", KODOMO_PAYER)
-        pmh(env, "insurance", "import", str(folder / "insurance.csv"))
-        imported = json.loads(
-            pmh(env, "certificates", "import", str(folder / "nanbyo.csv"), "--municipality", TOKYO, "--json")
-        )
-        if imported.get("status") != "applied":
-            raise SystemExit(f"the 難病 certificates were not applied: {imported}")
-    reader_keys, clinic_keys = [], []
-    for code, name in CLINICS:
-        pmh(env, "institutions", "add", "--code", code, "--name", name, "--kind", "clinic")
-        reader = json.loads(
-            pmh(env, "institutions", "readers", "add", "--institution", code, "--name", "受付1", "--face", "--json")
-        )
-        reader_keys.append(reader["key"])
-        clinic_keys.append(
-            json.loads(pmh(env, "keys", "create", "--org", code, "--role", "institution", "--json"))["key"]
-        )
-    municipality_key = json.loads(pmh(env, "keys", "create", "--org", HACHIOJI, "--role", "municipality", "--json"))[
-        "key"
+
+        def registry() -> str:
+            # The municipality's key after its programs: both would register the municipality first.
+            pmh(env, "programs", "add", "--municipality", TOKYO, "--program", "nanbyo", "--payer-number", NANBYO_PAYER)
+            pmh(
+                env,
+                "programs",
+                "add",
+                "--municipality",
+                HACHIOJI,
+                "--program",
+                "kodomo",
+                "--payer-number",
+                KODOMO_PAYER,
+            )
+            pmh(env, "insurance", "import", str(folder / "insurance.csv"))
+            imported = json.loads(
+                pmh(env, "certificates", "import", str(folder / "nanbyo.csv"), "--municipality", TOKYO, "--json")
+            )
+            if imported.get("status") != "applied":
+                raise SystemExit(f"the 難病 certificates were not applied: {imported}")
+            return pmh(env, "keys", "create", "--org", HACHIOJI, "--role", "municipality", "--json")
+
+        def clinic(code: str, name: str) -> tuple[str, str]:
+            pmh(env, "institutions", "add", "--code", code, "--name", name, "--kind", "clinic")
+            added = pmh(
+                env, "institutions", "readers", "add", "--institution", code, "--name", "受付1", "--face", "--json"
+            )
+            institution = pmh(env, "keys", "create", "--org", code, "--role", "institution", "--json")
+            return json.loads(added)["key"], json.loads(institution)["key"]
+
+        def card(p: Person) -> str:
+            return str(json.loads(pmh(env, "cards", "issue", "--my-number", p.my_number, "--json"))["card_serial"])
+
+        registered = pool.submit(registry)
+        clinics = [pool.submit(clinic, code, name) for code, name in CLINICS]
+        cards = {p.my_number: pool.submit(card, p) for p in capped}
+        reader_keys = [c.result()[0] for c in clinics]
+        clinic_keys = [c.result()[1] for c in clinics]
+        municipality_key = json.loads(registered.result())["key"]
+        serials = {number: future.result() for number, future in cards.items()}
+    first = today.replace(day=1)
+    months = [today] + [
+        first.replace(year=first.year - (k > first.month - 1), month=(first.month - 1 - k) % 12 + 1)
+        for k in range(1, 12)
     ]
-    serials = {
-        p.my_number: json.loads(pmh(env, "cards", "issue", "--my-number", p.my_number, "--json"))["card_serial"]
-        for p in capped
-    }
-    months = [today] + [(today.replace(day=1) - dt.timedelta(days=28 * k)).replace(day=1) for k in range(1, 12)]
     world = World(env, api, reader_keys, clinic_keys, municipality_key, capped, serials, uploads, months=months)
     # Each clinic's reader takes every capped patient's consent once: the proof that lets the clinic
     # write that patient's sheets.
@@ -419,7 +442,9 @@ def copay_loop(
         if not open_sheets:
             time.sleep(0.2)
             continue
-        p, day = rng.choice(open_sheets)
+        # Every copay client of both clinics writes to the same two open sheets, so that the clinics
+        # meet at a cap again and again, before, during and after the failover.
+        p, day = rng.choice(open_sheets[:2])
         marker = markers()
         body = {
             "reception_id": world.receptions[(clinic, p.my_number)],
@@ -660,7 +685,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, default=2, help="pmh nodes when it starts its own cluster (default 2)")
     parser.add_argument("--api", help="the front of a running scripts/cluster up (then it neither starts nor stops it)")
     parser.add_argument("--kill-at", type=float, default=0.4, help="when to kill the primary, as a share of --seconds")
-    parser.add_argument("--patients", type=int, default=8, help="capped 難病 patients (default 8, 12 sheets each)")
+    parser.add_argument("--patients", type=int, default=8, help="capped 難病 patients (default 8, 12 months each)")
     parser.add_argument(
         "--cap", type=int, default=10000, help="monthly cap of their certificates in yen (default 10000)"
     )
