@@ -576,8 +576,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.api:
         api = args.api.rstrip("/")
     else:
-        _say(f"scripts/cluster up --nodes {args.nodes} …")
-        api = cluster("up", "--nodes", str(args.nodes))["api"]
+        _say(f"scripts/cluster up --nodes {args.nodes}{' --pgbouncer' if args.pgbouncer else ''} …")
+        api = cluster("up", "--nodes", str(args.nodes), *(["--pgbouncer"] if args.pgbouncer else []))["api"]
     env = {**os.environ, **{k: str(v) for k, v in cluster("env").items()}}
     env.pop("PMH_DATA_DIR", None)
     with tempfile.TemporaryDirectory(prefix="pmh-failover-data-") as data:
@@ -691,6 +691,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--copay-clients", type=int, default=2, help="copay clients per clinic (default 2)")
     parser.add_argument("--give-up", type=float, default=60, help="seconds a client keeps retrying one request")
+    parser.add_argument("--pgbouncer", action="store_true", help="start the cluster with the nodes behind PgBouncer")
     parser.add_argument("--keep", action="store_true", help="leave the cluster it started running")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)

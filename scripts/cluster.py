@@ -408,6 +408,7 @@ listen pmh_api
     mode http
     balance roundrobin
     option redispatch
+    option forwardfor
     timeout client 120s
     timeout server 120s
     option httpchk
@@ -461,14 +462,22 @@ def url(state: dict[str, Any], role: str, port_name: str, driver: str = "postgre
 
 def pmh_env(state: dict[str, Any]) -> dict[str, str]:
     """Return the PMH_* settings every node, and any pmh command run against the cluster, shares."""
-    return {
+    env = {
         "PMH_DATABASE_URL": url(state, "pmh_app", "rw"),
         "PMH_DATABASE_READ_URL": url(state, "pmh_app", "ro"),
         "PMH_MIGRATION_DATABASE_URL": url(state, "postgres", "rw"),
         "PMH_SECRET_KEY": state["secrets"]["pmh_secret_key"],
         "PMH_AUDIT_KEY": state["secrets"]["pmh_audit_key"],
+        # The front HAProxy adds X-Forwarded-For; only from it is that header believed (rate limits).
+        "PMH_TRUSTED_PROXIES": "127.0.0.1",
         "PMH_LOG_LEVEL": "WARNING",
     }
+    if state.get("pgbouncer"):
+        # With --pgbouncer the hub's writes go through PgBouncer (transaction mode) to the rw port;
+        # migrations keep the direct URL.
+        env["PMH_DATABASE_URL"] = url(state, "pmh_app", "pgbouncer")
+        env["PMH_DATABASE_PGBOUNCER"] = "true"
+    return env
 
 
 def summary(state: dict[str, Any]) -> dict[str, Any]:
@@ -700,15 +709,6 @@ def _start_everything(state: dict[str, Any], directory: Path, pmh: Path, nodes: 
     # nodes connect as that application role, which owns nothing.
     psql(state, f"CREATE DATABASE {DATABASE};\n")
     psql(state, "REVOKE CREATE ON SCHEMA public FROM PUBLIC;\n", DATABASE)
-    env = {**os.environ, **pmh_env(state), "PMH_DATA_DIR": str(directory / "pmh")}
-    say("マイグレーションを一度だけ実行します（pmh db upgrade）")
-    _run(env, [str(pmh), "db", "upgrade"], directory / "logs" / "migrate.log")
-    _run(
-        env,
-        [str(pmh), "db", "create-app-role", "--role", "pmh_app", "--password", s["pmh_app"]],
-        directory / "logs" / "migrate.log",
-    )
-
     if pgbouncer:
         bouncer_dir = directory / "pgbouncer"
         bouncer_dir.mkdir(parents=True, exist_ok=True)
@@ -720,6 +720,17 @@ def _start_everything(state: dict[str, Any], directory: Path, pmh: Path, nodes: 
                 os.chown(path, account.pw_uid, account.pw_gid)
         say(f"PgBouncer を起動します（127.0.0.1:{p['pgbouncer']}）")
         start(state, "pgbouncer", ["pgbouncer", str(ini)], bouncer_dir / "pgbouncer.out", user=user)
+
+    env = {**os.environ, **pmh_env(state), "PMH_DATA_DIR": str(directory / "pmh")}
+    say("マイグレーションを一度だけ実行します（pmh db upgrade）")
+    _run(env, [str(pmh), "db", "upgrade"], directory / "logs" / "migrate.log")
+    _run(
+        env,
+        [str(pmh), "db", "create-app-role", "--role", "pmh_app", "--password", s["pmh_app"]],
+        directory / "logs" / "migrate.log",
+    )
+    # Behind PgBouncer the hub sends no startup options, so the statement bound lives on the role.
+    psql(state, "ALTER ROLE pmh_app SET statement_timeout = '120s';\n", DATABASE)
 
     for i, port in enumerate(p["nodes"]):
         node_dir = directory / "nodes" / f"node{i + 1}"

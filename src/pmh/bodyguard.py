@@ -30,6 +30,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pmh.auth.deps import address_of_client
 from pmh.availability import is_unavailable, unavailable
 from pmh.errors import PmhError
 from pmh.settings import get_settings
@@ -153,7 +154,7 @@ class BodyGuard:
                 401, "not_authenticated", "認証が必要です", "Authorization: Bearer <APIキー> を指定してください。"
             )
         client = scope.get("client")
-        address = client[0] if client else "unknown"
+        address = address_of_client(client[0] if client else None, headers.getlist("x-forwarded-for"))
         try:
             await run_in_threadpool(self.check_upload_key, token.strip(), address)
         except PmhError as exc:

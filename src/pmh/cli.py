@@ -124,6 +124,13 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade_or_exit()
+    if not settings.secret_key and not settings.effective_database_url.startswith("sqlite"):
+        # Each node would generate a secret of its own in its data directory: My Number digests,
+        # kiosk form tokens and the derived audit key would then differ from node to node.
+        log_warning = (
+            "PMH_SECRET_KEY が設定されていません。複数のノードで運用する場合は全ノードに同じ値を設定してください"
+        )
+        typer.echo(f"警告: {log_warning}（docs/deployment.md）。", err=True)
     if settings.audit_checkpoint_minutes:
         from pmh.audit.checkpoints import start_periodic_checkpoints
 

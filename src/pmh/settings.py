@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     waits on a lock or a dying server; set it on the role instead behind PgBouncer."""
     database_pgbouncer: bool = False
     """True when the URL reaches PgBouncer in transaction mode: no startup options, no prepared statements."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of the load balancers in front of the hub nodes (e.g. HAProxy). Only
+    from these is ``X-Forwarded-For`` believed, so that the rate limits count each client, not the
+    proxy all clients come through (docs/deployment.md). Empty: the peer address is the client."""
     secret_key: str | None = None
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
@@ -81,6 +85,11 @@ class Settings(BaseSettings):
     generated 0600 on first use, its public key beside it as ``.pub``)."""
     audit_checkpoint_minutes: int = Field(default=0, ge=0)
     """When above 0, ``pmh serve`` writes a checkpoint every so many minutes (0: only by the command)."""
+
+    @cached_property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        """Return the addresses of :attr:`trusted_proxies` as a set."""
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def effective_database_url(self) -> str:
