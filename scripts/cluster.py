@@ -446,6 +446,11 @@ max_client_conn = 400
 default_pool_size = 20
 server_check_delay = 1
 server_lifetime = 60
+; after a failover: give up on the dead primary within seconds (defaults 15 s and 15 s), and bound
+; a client's wait for a server connection (default 120 s) so the hub answers 503 instead of hanging
+server_connect_timeout = 3
+server_login_retry = 1
+query_wait_timeout = 10
 logfile = {directory / "pgbouncer.log"}
 pidfile =
 """
