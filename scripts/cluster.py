@@ -1,6 +1,6 @@
 """A local pmh cluster on Debian's engines, for trying failover and for the failover benchmark.
 
-    scripts/cluster up [--nodes N] [--json]   etcd, 3 Patroni/PostgreSQL members, HAProxy, N pmh nodes
+    scripts/cluster up [--nodes N] [--pgbouncer] [--json]   etcd, 3 Patroni/PostgreSQL members, HAProxy, N pmh nodes
     scripts/cluster status [--json]           members (role, lag) from Patroni's /cluster, nodes' health
     scripts/cluster env [--json]              PMH_* settings for running pmh commands against the cluster
     scripts/cluster kill-primary [--json]     kill -9 of the current primary's postmaster
