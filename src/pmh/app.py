@@ -9,13 +9,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout as AsyncPoolTimeout
 from pydantic import BaseModel
 from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +30,7 @@ from pmh.audit import pages as audit_pages
 from pmh.auth import api as auth_api
 from pmh.auth import pages as auth_pages
 from pmh.auth.deps import check_upload_key
+from pmh.availability import is_unavailable, unavailable
 from pmh.bodyguard import BodyGuard
 from pmh.codes import api as codes_api
 from pmh.copay import api as copay_api
@@ -85,6 +90,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "ファイルが大きすぎます"),
         (422, "入力内容に誤りがあります"),
         (429, "試行回数が多すぎます"),
+        (503, "データベースに接続できません（切り替え中）"),
     )
 }
 
@@ -139,6 +145,24 @@ async def _handle_pmh_error(request: Request, exc: Exception) -> Response:
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "request"
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> Response:
+    """Answer a database outage (failover, standby, refused connection) with 503 and ``Retry-After``.
+
+    Any other database error is a bug: it is raised on, to the 500 of the server error handler.
+    """
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("database unavailable", extra={"error": type(exc).__name__, "path": _logged_path(request.scope)})
+    outage = unavailable()
+    if _wants_html(request):
+        page = error_page(request, outage.status_code, outage.title, outage.message, with_staff=False)
+        page.headers.update(outage.headers())
+        return page
+    response = _problem(outage.status_code, outage.code, outage.title, outage.message, [], outage.extensions)
+    response.headers.update(outage.headers())
+    return response
 
 
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -322,6 +346,10 @@ def create_app() -> FastAPI:
     app.add_exception_handler(PmhError, _handle_pmh_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(DBAPIError, _handle_database_error)
+    app.add_exception_handler(PoolTimeout, _handle_database_error)
+    app.add_exception_handler(psycopg.Error, _handle_database_error)  # the async read path's own pool
+    app.add_exception_handler(AsyncPoolTimeout, _handle_database_error)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyGuard, upload_paths=_upload_paths(app), check_upload_key=check_upload_key)
     app.add_middleware(RequestLog)

@@ -23,11 +23,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pmh.auth.deps import address_of_client
+from pmh.availability import is_unavailable, unavailable
 from pmh.errors import PmhError
 from pmh.settings import get_settings
 
@@ -150,11 +154,16 @@ class BodyGuard:
                 401, "not_authenticated", "認証が必要です", "Authorization: Bearer <APIキー> を指定してください。"
             )
         client = scope.get("client")
-        address = client[0] if client else "unknown"
+        address = address_of_client(client[0] if client else None, headers.getlist("x-forwarded-for"))
         try:
             await run_in_threadpool(self.check_upload_key, token.strip(), address)
         except PmhError as exc:
             return _problem(exc.status_code, exc.code, exc.title, exc.message, exc.headers())
+        except (DBAPIError, PoolTimeout) as exc:  # the database is away (failover): 503, not 500
+            if not is_unavailable(exc):
+                raise
+            outage = unavailable()
+            return _problem(outage.status_code, outage.code, outage.title, outage.message, outage.headers())
         return None
 
 

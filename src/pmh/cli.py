@@ -12,6 +12,7 @@ from pmh.auth.cli import institutions_app, keys_app, staff_app
 from pmh.cards.cli import cards_app, insurance_app
 from pmh.codes.cli import app as codes_app
 from pmh.demo.cli import app as demo_app
+from pmh.idempotency.cli import idempotency_app
 from pmh.onboarding.cli import onboarding_app
 from pmh.operator.cli import contracts_app, fees_app, stats_app, subsidy_app
 from pmh.orca.cli import app as orca_app
@@ -40,6 +41,7 @@ app.add_typer(stats_app, name="stats")
 app.add_typer(subsidy_app, name="subsidy")
 app.add_typer(orca_app, name="orca")
 app.add_typer(onboarding_app, name="onboarding")
+app.add_typer(idempotency_app, name="idempotency")
 
 
 def _print_version(value: bool) -> None:
@@ -122,6 +124,13 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade_or_exit()
+    if not settings.secret_key and not settings.effective_database_url.startswith("sqlite"):
+        # Each node would generate a secret of its own in its data directory: My Number digests,
+        # kiosk form tokens and the derived audit key would then differ from node to node.
+        log_warning = (
+            "PMH_SECRET_KEY が設定されていません。複数のノードで運用する場合は全ノードに同じ値を設定してください"
+        )
+        typer.echo(f"警告: {log_warning}（docs/deployment.md）。", err=True)
     if settings.audit_checkpoint_minutes:
         from pmh.audit.checkpoints import start_periodic_checkpoints
 

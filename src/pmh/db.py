@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -10,14 +11,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event, make_url
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from pmh import clock
+from pmh.availability import discard_pool_on_failover, postgres_connect_args
 from pmh.errors import PmhError
 from pmh.settings import get_settings
+
+log = logging.getLogger("pmh.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,7 +101,7 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, immediate: bool = True) -> None:
     """Switch on foreign keys and WAL, and make every transaction take the write lock up front.
 
     ``BEGIN IMMEDIATE`` serialises writers so that read-then-write logic (audit chain, caps)
@@ -104,7 +121,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 SAFE_SQLITE = (3, 51, 3)
@@ -155,13 +172,14 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, for_reading: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the per-backend settings pmh relies on.
 
     SQLite runs on :func:`sqlite_driver` and is refused below :data:`SAFE_SQLITE`; a new database file
     is created 0600 (SQLite gives its -wal and -shm files the same mode). Bound parameters never appear
     in the text of a database error (``hide_parameters``), so a traceback in a log carries no personal
-    value.
+    value. ``for_reading`` (the read-only URL's engine): on SQLite a plain ``BEGIN``, which takes no
+    write lock, so a report never waits for a writer.
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -171,15 +189,73 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             _create_private(Path(database))
         engine = create_engine(url, module=driver, connect_args={"check_same_thread": False}, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate=not for_reading)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = postgres_connect_args(get_settings()) | kwargs.pop("connect_args", {})
+    engine = create_engine(url, pool_pre_ping=True, pool_timeout=10, connect_args=connect_args, **kwargs)
+    discard_pool_on_failover(engine)
+    return engine
 
 
 @lru_cache
 def get_engine() -> Engine:
     """Return the process-wide engine for the configured database."""
     return make_engine(get_settings().effective_database_url)
+
+
+@lru_cache
+def get_read_engine() -> Engine | None:
+    """Return the engine of the read-only URL (``PMH_DATABASE_READ_URL``), or None when none is set."""
+    url = get_settings().database_read_url
+    return make_engine(url, for_reading=True) if url else None
+
+
+_LAG_SQL = text(
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    " ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+
+def replica_lag_seconds(session: Session) -> float:
+    """Return how far behind the primary the session's server is, in seconds (a primary: 0).
+
+    A replica that has replayed all it received is 0, however long ago the primary last wrote;
+    otherwise the age of the last replayed transaction. SQLite has no replicas: 0.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return 0.0
+    return float(session.scalar(_LAG_SQL) or 0)
+
+
+def replica_is_fresh(lag_seconds: float | None, max_lag_seconds: float) -> bool:
+    """Decide whether a report may read on the replica: reachable (a lag) and no further behind than allowed."""
+    return lag_seconds is not None and lag_seconds <= max_lag_seconds
+
+
+def open_replica_session() -> Session | None:
+    """Return a read-only session on the read URL when it is set, reachable and fresh enough; else None.
+
+    None sends the caller to the primary (``deps.get_report_session``). On PostgreSQL the session's
+    transaction is ``READ ONLY``, so a report that tried to write would fail on the primary too.
+    """
+    engine = get_read_engine()
+    if engine is None:
+        return None
+    session = Session(bind=engine, expire_on_commit=False)
+    try:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SET TRANSACTION READ ONLY"))
+        lag: float | None = replica_lag_seconds(session)
+    except DBAPIError as exc:  # the replica is away: the primary answers instead
+        session.close()
+        log.warning("read replica unavailable", extra={"error": type(exc).__name__})
+        return None
+    if not replica_is_fresh(lag, get_settings().read_max_lag_seconds):
+        session.close()
+        log.info("read replica behind, reading on the primary", extra={"lag_seconds": lag})
+        return None
+    return session
 
 
 @lru_cache

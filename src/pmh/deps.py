@@ -9,7 +9,7 @@ from annotated_types import Ge, Le
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from pmh.db import get_sessionmaker, transaction
+from pmh.db import get_sessionmaker, open_replica_session, transaction
 
 
 def get_session() -> Iterator[Session]:
@@ -23,6 +23,26 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_report_session(primary: SessionDep) -> Iterator[Session]:
+    """Yield a session for a report that writes nothing: on the read-only URL when it is fresh enough.
+
+    Falls back to the request's unit of work on the primary (``primary``, which connects only when
+    used) when no read URL is set, or the replica is unreachable or further behind than
+    ``PMH_READ_MAX_LAG_SECONDS``. Only routes whose reads may lag by that much use it
+    (docs/deployment.md lists them); anything that writes, audits or must see the caller's own last
+    write keeps :data:`SessionDep`.
+    """
+    replica = open_replica_session()
+    if replica is None:
+        yield primary
+        return
+    with replica:  # closing rolls the read-only transaction back
+        yield replica
+
+
+ReportSessionDep = Annotated[Session, Depends(get_report_session, scope="function")]
 
 
 INT64_MAX = 2**63 - 1

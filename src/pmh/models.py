@@ -6,6 +6,7 @@ from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.copay.models import CopayEntry, CopayMonth
 from pmh.db import Base
 from pmh.eligibility.models import CardSession, Reception, ReceptionCertificate
+from pmh.idempotency.models import IdempotencyRecord
 from pmh.onboarding.models import OnboardingDeadline, OnboardingStep
 from pmh.operator.models import ContactWindow, Contract, Delegation, FeePrice, SubsidyApplication
 from pmh.reception.models import Patient
@@ -37,6 +38,7 @@ __all__ = [
     "Delegation",
     "FeePrice",
     "GaijiMapping",
+    "IdempotencyRecord",
     "InsuranceRecord",
     "LinkReview",
     "OnboardingDeadline",

@@ -27,6 +27,24 @@ class Settings(BaseSettings):
     """The database owner's URL for migrations (``pmh db upgrade``, ``pmh serve`` at start-up,
     ``pmh db create-app-role``); defaults to ``database_url``. In production the hub itself runs as an
     application role that cannot change or delete audit entries nor drop their triggers."""
+    database_read_url: str | None = None
+    """A read-only URL (a replica, e.g. HAProxy's read-only port) for reports that write nothing: the
+    operator's statistics, the fees preview, the directory, a municipality's certificate listings.
+    Unset: everything reads from the primary (docs/deployment.md, "Reads on a replica")."""
+    read_max_lag_seconds: float = Field(default=5.0, ge=0)
+    """The most replication lag a report read on ``database_read_url`` may see; a replica further
+    behind (or unreachable) is skipped for the primary."""
+    database_connect_timeout_seconds: int = Field(default=3, ge=1, le=60)
+    """How long one connection attempt to PostgreSQL may take before the request answers 503."""
+    database_statement_timeout_seconds: int = Field(default=120, ge=0)
+    """PostgreSQL ``statement_timeout`` of the hub's connections (0: none). Bounds a statement that
+    waits on a lock or a dying server; set it on the role instead behind PgBouncer."""
+    database_pgbouncer: bool = False
+    """True when the URL reaches PgBouncer in transaction mode: no startup options, no prepared statements."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of the load balancers in front of the hub nodes (e.g. HAProxy). Only
+    from these is ``X-Forwarded-For`` believed, so that the rate limits count each client, not the
+    proxy all clients come through (docs/deployment.md). Empty: the peer address is the client."""
     secret_key: str | None = None
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
@@ -83,6 +101,11 @@ class Settings(BaseSettings):
     audit_seal_overdue_s: float | None = Field(default=None, gt=0)
     """How old an unsealed entry may be before ``pmh audit verify`` reports it as a problem (a stopped
     sealer); default 10 × ``audit_seal_ms``."""
+
+    @cached_property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        """Return the addresses of :attr:`trusted_proxies` as a set."""
+        return frozenset(a.strip() for a in self.trusted_proxies.split(",") if a.strip())
 
     @property
     def effective_database_url(self) -> str:

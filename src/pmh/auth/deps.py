@@ -19,6 +19,7 @@ from pmh.auth.schemas import Caller, Role
 from pmh.db import unit_of_work
 from pmh.deps import SessionDep, get_session
 from pmh.errors import NotAuthenticated
+from pmh.settings import get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="組織・ロールごとに発行したAPIキー（`pmh keys create`）")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -90,8 +91,29 @@ def check_upload_key(token: str, address: str) -> None:
 
 
 def client_address(request: Request) -> str:
-    """Return the address of the client a rate limit counts for (the peer; no proxy header is trusted)."""
-    return request.client.host if request.client is not None else "unknown"
+    """Return the address of the client a rate limit counts for (see :func:`address_of_client`)."""
+    peer = request.client.host if request.client is not None else None
+    return address_of_client(peer, request.headers.getlist("x-forwarded-for"))
+
+
+def address_of_client(peer: str | None, forwarded_for: list[str]) -> str:
+    """Return the client's address: the peer, or behind a trusted proxy the address it forwarded for.
+
+    ``X-Forwarded-For`` is believed only from ``PMH_TRUSTED_PROXIES``, and read from the right: the
+    last address that is not itself a trusted proxy is the client (anything left of it the client
+    may have written itself). Behind N hub nodes and one HAProxy the peer is always the proxy, so
+    without this every client would share one rate-limit count.
+    """
+    trusted = get_settings().trusted_proxy_set
+    if peer is None:
+        return "unknown"
+    if peer not in trusted:
+        return peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
 
 
 def public() -> Any:

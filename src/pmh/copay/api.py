@@ -12,12 +12,14 @@ from pmh.codes.fiscal import MONTH_PATTERN
 from pmh.copay import service
 from pmh.copay.schemas import CopayEntryCreate, CopayEntryRead, CopayQuote, CopayQuoteCreate, CopaySheet
 from pmh.deps import DbId, SessionDep
+from pmh.idempotency.edge import idempotent
 
 router = APIRouter(tags=["copay"])
 Institution = Annotated[Caller, requires("institution")]
 
 
 @router.post("/copay-entries", response_model=CopayEntryRead, status_code=201, summary="自己負担額の記録")
+@idempotent
 def record_entry(body: CopayEntryCreate, caller: Institution, session: SessionDep) -> CopayEntryRead:
     """Record what the patient paid; an amount past the month's cap is refused (409) with what remains."""
     return service.record_entry(session, caller, body)

@@ -25,6 +25,7 @@ from pmh.eligibility.schemas import (
     RecheckCreate,
     RecheckReport,
 )
+from pmh.idempotency.edge import idempotent
 from pmh.reception import service as patients
 
 router = APIRouter(tags=["eligibility"])
@@ -35,6 +36,7 @@ SessionId = Annotated[str, Path(min_length=1, max_length=64, description="カー
 
 
 @router.post("/card-sessions", response_model=CardSessionRead, status_code=201, summary="カードによる本人確認")
+@idempotent
 def open_card_session(body: CardSessionCreate, caller: CardReader, session: SessionDep) -> CardSessionRead:
     """Authenticate the card (face or PIN) and list the holder's certificates to offer: names only, never numbers."""
     return reader.open_card_session(session, caller, body)
@@ -43,6 +45,7 @@ def open_card_session(body: CardSessionCreate, caller: CardReader, session: Sess
 @router.post(
     "/card-sessions/{session_id}/consent", response_model=ConsentRead, status_code=201, summary="情報提供の同意"
 )
+@idempotent
 def give_consent(session_id: SessionId, body: ConsentCreate, caller: CardReader, session: SessionDep) -> ConsentRead:
     """Record すべて提供 / 個別に提供 / 提供しない and create the reception."""
     return reader.give_consent(session, caller, session_id, body)

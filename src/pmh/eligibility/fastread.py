@@ -35,6 +35,7 @@ from pmh.audit import service as audit
 from pmh.audit.models import AuditEntry
 from pmh.auth.models import Organisation
 from pmh.auth.schemas import Caller
+from pmh.availability import postgres_connect_args
 from pmh.cards.models import InsuranceRecord
 from pmh.copay import ledger
 from pmh.copay.models import CopayMonth
@@ -251,6 +252,8 @@ def open_pool(url: str, size: int) -> AsyncConnectionPool[Any]:
         min_size=1,
         max_size=size,
         open=False,
-        kwargs={"autocommit": True},
+        # The same bounds on every wait as the hub's other connections (pmh.availability).
+        kwargs={"autocommit": True, **postgres_connect_args(get_settings())},
+        timeout=10,
         name="pmh-eligibility",
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
+from pmh.idempotency.edge import idempotent
 from pmh.reception import service
 from pmh.reception.schemas import PatientImportResult, PatientRead
 from pmh.registry.importer import check_upload_size
@@ -18,6 +19,7 @@ Institution = Annotated[Caller, requires("institution")]
 
 
 @router.post("/patients", response_model=PatientImportResult, status_code=201, summary="患者受付登録一覧の取り込み")
+@idempotent
 def import_patients(
     caller: Institution,
     session: SessionDep,

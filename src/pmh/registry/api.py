@@ -14,6 +14,7 @@ from pmh import clock
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import DbId, SessionDep, large_body
+from pmh.idempotency.edge import idempotent
 from pmh.registry import importer, registration, service
 from pmh.registry.batch import CertificateBatch, batch_rows
 from pmh.registry.reports import error_report_response
@@ -36,6 +37,7 @@ RecipientQuery = Annotated[str, Query(min_length=1, max_length=30, description="
 
 
 @router.post("/programs", response_model=ProgramRead, status_code=201, summary="制度の登録")
+@idempotent
 def add_program(body: ProgramCreate, caller: Municipality, session: SessionDep) -> ProgramRead:
     """Register a program (or more payer numbers of it) for the caller's municipality."""
     return service.add_program(session, caller, body)
@@ -50,6 +52,7 @@ def list_programs(caller: Municipality, session: SessionDep) -> list[ProgramRead
 @router.post(
     "/uploads", response_model=UploadResult, status_code=201, summary="受給者証データのアップロード（手動連携）"
 )
+@idempotent
 def upload_file(
     caller: Municipality,
     session: SessionDep,
@@ -95,6 +98,7 @@ def upload_errors(
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": registration.SCHEMA}}}},
 )
 @large_body
+@idempotent
 def certificates_batch(
     caller: Municipality,
     session: SessionDep,

@@ -70,11 +70,20 @@ def _back_link(request: Request) -> str:
 
 
 def error_page(
-    request: Request, status: int, title: str, message: str, errors: list[dict[str, str]] | None = None
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    with_staff: bool = True,
 ) -> Response:
-    """Render the error page (status kept) with the field problems and a way back."""
+    """Render the error page (status kept) with the field problems and a way back.
+
+    ``with_staff=False`` skips looking up who is signed in (the database is away: the 503 page).
+    """
     context = {
-        "staff": signed_in_staff(request),
+        "staff": signed_in_staff(request) if with_staff else None,
         "title": title,
         "message": message,
         "errors": errors or [],

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
+from pmh.idempotency.edge import idempotent
 from pmh.operator.contracts import service
 from pmh.operator.contracts.schemas import (
     ContactWindowRead,
@@ -35,6 +36,7 @@ def list_contracts(caller: Operator, session: SessionDep, fiscal_year: FiscalYea
 
 
 @router.post("/contracts/build", response_model=dict[str, Any], summary="委託契約の作成（年1回）")
+@idempotent
 def build_contracts(body: ContractBuild, caller: Operator, session: SessionDep) -> dict[str, Any]:
     """Build the year's contracts; one already built is kept, later additions are deferred to next year."""
     return _contracts(body.fiscal_year, service.build(session, caller, body.fiscal_year))
@@ -50,6 +52,7 @@ def set_contact_window(body: ContactWindowSet, caller: Municipality, session: Se
 
 
 @router.post("/delegations", response_model=DelegationRead, status_code=201, summary="委任状（別紙付き）の提出")
+@idempotent
 def delegate(body: DelegationCreate, caller: Municipality, session: SessionDep) -> DelegationRead:
     """Delegate the caller municipality's contract for a fiscal year to its prefecture."""
     delegation = service.delegate(session, caller.organisation_code, body.fiscal_year, body.programs or None)

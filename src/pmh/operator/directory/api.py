@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from pmh.auth.deps import public
 from pmh.codes.prefectures import PREFECTURES
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep
 from pmh.operator.directory import service
 
 router = APIRouter(tags=["directory"], dependencies=[public()])
@@ -19,12 +19,12 @@ PrefectureQuery = Annotated[
 
 
 @router.get("/directory/municipalities", response_model=list[dict[str, Any]], summary="参加自治体と制度の一覧（公開）")
-def municipalities(session: SessionDep, prefecture: PrefectureQuery = None) -> list[dict[str, Any]]:
+def municipalities(session: ReportSessionDep, prefecture: PrefectureQuery = None) -> list[dict[str, Any]]:
     """List the participating municipalities and prefectures with the programs they run."""
     return [m.as_json() for m in service.municipalities(session, prefecture)]
 
 
 @router.get("/directory/institutions", response_model=list[dict[str, Any]], summary="接続医療機関・薬局の一覧（公開）")
-def institutions(session: SessionDep, prefecture: PrefectureQuery = None) -> list[dict[str, Any]]:
+def institutions(session: ReportSessionDep, prefecture: PrefectureQuery = None) -> list[dict[str, Any]]:
     """List the institutions connected to the hub, optionally of one prefecture."""
     return list(service.institutions(session, prefecture))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pmh.codes.prefectures import PREFECTURES
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep
 from pmh.operator.directory import service
 from pmh.web.templating import templates
 
@@ -17,7 +17,7 @@ PrefectureQuery = Annotated[str | None, Query(max_length=10)]
 
 
 @router.get("", response_class=HTMLResponse)
-def directory(request: Request, session: SessionDep, prefecture: PrefectureQuery = None) -> Response:
+def directory(request: Request, session: ReportSessionDep, prefecture: PrefectureQuery = None) -> Response:
     """Show the participating municipalities with their programs, and the connected institutions."""
     code = service.parse_prefecture(prefecture)
     context = {

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep, SessionDep
 from pmh.operator.edges import FiscalYearQuery, csv_response
 from pmh.operator.fees import service
 from pmh.operator.fees.schemas import FeePriceRead, FeePriceSet
@@ -25,7 +25,7 @@ Operator = Annotated[Caller, requires("operator")]
 )
 def compute_fees(
     caller: Operator,
-    session: SessionDep,
+    session: ReportSessionDep,
     fiscal_year: FiscalYearQuery,
     price: Annotated[
         Literal["estimate", "final"] | None, Query(description="単価の区分（省略時は確定、なければ概算）")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pmh.codes.fiscal import fiscal_year as fiscal_year_of
 from pmh.codes.fiscal import format_fiscal_year
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep, SessionDep
 from pmh.errors import PmhError
 from pmh.operator.clock import TodayDep
 from pmh.operator.edges import csv_response
@@ -36,7 +36,7 @@ def _year(fiscal_year: int | None, today: dt.date) -> int:
 @router.get("", response_class=HTMLResponse)
 def fees_page(
     request: Request,
-    session: SessionDep,
+    session: ReportSessionDep,
     staff: StaffDep,
     today: TodayDep,
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
@@ -95,7 +95,7 @@ def set_price(
 
 
 @router.get("/invoices.csv")
-def invoices_csv(session: SessionDep, staff: StaffDep, fiscal_year: int, price: str | None = None) -> Response:
+def invoices_csv(session: ReportSessionDep, staff: StaffDep, fiscal_year: int, price: str | None = None) -> Response:
     """Download every municipality's invoice line as CSV."""
     staff_in_role(staff, "operator")
     chosen = price if price in service.PRICE_VERSIONS else None
@@ -107,7 +107,7 @@ def invoices_csv(session: SessionDep, staff: StaffDep, fiscal_year: int, price: 
 def invoice(
     request: Request,
     municipality_code: str,
-    session: SessionDep,
+    session: ReportSessionDep,
     staff: StaffDep,
     fiscal_year: int,
     price: str | None = None,

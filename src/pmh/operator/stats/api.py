@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pmh.auth.deps import requires
 from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year as fiscal_year_of
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep
 from pmh.errors import FieldError, InvalidInput
 from pmh.operator.clock import TodayDep
 from pmh.operator.stats import japan_map, service
@@ -26,7 +26,7 @@ YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="この年
 
 @router.get("/stats/participation", response_model=dict[str, Any], summary="参加状況の統計（登録から）")
 def participation(
-    caller: Operator, session: SessionDep, today: TodayDep, fiscal_year: YearQuery = None
+    caller: Operator, session: ReportSessionDep, today: TodayDep, fiscal_year: YearQuery = None
 ) -> dict[str, Any]:
     """Return participation counts per year, level and program and each prefecture's band, from the registry.
 
@@ -58,7 +58,7 @@ def participation_from_list(
     response_class=Response,
 )
 def participation_map(
-    caller: Operator, session: SessionDep, fiscal_year: YearQuery = None, format: Literal["svg", "png"] = "svg"
+    caller: Operator, session: ReportSessionDep, fiscal_year: YearQuery = None, format: Literal["svg", "png"] = "svg"
 ) -> Response:
     """Draw each prefecture's band on a map of Japan; prefectures that do not participate are hatched."""
     stats = service.from_registry(session, fiscal_year)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from pmh.codes.fiscal import fiscal_year as fiscal_year_of
-from pmh.deps import SessionDep
+from pmh.deps import ReportSessionDep
 from pmh.operator.clock import TodayDep
 from pmh.operator.stats import japan_map, service
 from pmh.operator.stats.files import decode_list, map_title
@@ -45,7 +45,7 @@ def _render(
 
 @router.get("", response_class=HTMLResponse)
 def stats_page(
-    request: Request, session: SessionDep, staff: StaffDep, today: TodayDep, fiscal_year: YearQuery = None
+    request: Request, session: ReportSessionDep, staff: StaffDep, today: TodayDep, fiscal_year: YearQuery = None
 ) -> Response:
     """Show the statistics and the map from the programs registered in the hub, with planned vs live."""
     caller = staff_in_role(staff, "operator").caller
@@ -70,7 +70,7 @@ def stats_from_list(
 
 @router.get("/map.{extension}")
 def map_image(
-    session: SessionDep, staff: StaffDep, extension: Literal["svg", "png"], fiscal_year: YearQuery = None
+    session: ReportSessionDep, staff: StaffDep, extension: Literal["svg", "png"], fiscal_year: YearQuery = None
 ) -> Response:
     """Return the registry's participation map as SVG or PNG."""
     staff_in_role(staff, "operator")

@@ -10,6 +10,7 @@ from pmh.auth.deps import public, requires
 from pmh.auth.schemas import Caller
 from pmh.deps import SessionDep
 from pmh.errors import NotFound
+from pmh.idempotency.edge import idempotent
 from pmh.operator.clock import TodayDep
 from pmh.operator.subsidy import rules, service
 from pmh.operator.subsidy.schemas import (
@@ -43,6 +44,7 @@ def quote(
 
 
 @router.post("/subsidy-applications", response_model=SubsidyApplicationRead, status_code=201, summary="補助金の申請")
+@idempotent
 def apply(
     body: SubsidyApplicationCreate, caller: Institution, session: SessionDep, today: TodayDep
 ) -> SubsidyApplicationRead:
@@ -70,6 +72,7 @@ def mine(caller: Institution, session: SessionDep) -> SubsidyApplicationRead:
 
 
 @router.post("/subsidy-applications/mine/documents", response_model=SubsidyApplicationRead, summary="書類の追加提出")
+@idempotent
 def add_documents(body: SubsidyDocuments, caller: Institution, session: SessionDep) -> SubsidyApplicationRead:
     """Add documents to the caller's application; it becomes complete when none is missing."""
     return _read(service.add_documents(session, caller, list(body.documents)))
