@@ -47,6 +47,8 @@ RESULT_ERRORS = 1000
 Source = Literal["file", "api", "cli", "web"]
 RowReader = Callable[[Mapping[str, ProgramRule], Mapping[str, str]], Iterator[CertificateRow | RowProblem]]
 Progress = Callable[[int], None]
+PointerOf = Callable[[int, str], str]
+"""(0-based record index, column) → the problem's JSON pointer, for bodies that have one (the registration API)."""
 
 # Identity facts: left empty in a 変更 they keep their previous value (docs/upload-format.md).
 IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
@@ -205,6 +207,7 @@ class _Context:
     total: int = 0
     lines: dict[int, int] = field(default_factory=dict)
     """File lines of the rows that do not start on ``row + 1`` (after a value spanning lines)."""
+    pointer_of: PointerOf | None = None
 
 
 def _lock_municipality(session: Session, municipality_id: int) -> None:
@@ -240,8 +243,12 @@ def run_import(
     filename: str | None = None,
     allow_partial: bool = False,
     progress: Progress | None = None,
+    pointer_of: PointerOf | None = None,
 ) -> UploadResult:
-    """Validate and apply one upload for the caller's municipality; see the module docstring."""
+    """Validate and apply one upload for the caller's municipality; see the module docstring.
+
+    ``pointer_of`` gives each stored problem of a row its JSON pointer (registration-API batches).
+    """
     municipality_id = caller.organisation_id
     _lock_municipality(session, municipality_id)
     first = session.scalar(
@@ -271,7 +278,7 @@ def run_import(
         session.scalar(select(Certificate.id).where(Certificate.municipality_id == municipality_id).limit(1))
         is not None
     )
-    context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates)
+    context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates, pointer_of=pointer_of)
     try:
         _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
         _store_problems(context)
@@ -345,6 +352,13 @@ def _file_line(context: _Context, row: int | None) -> int | None:
     return context.lines.get(row, row + 1)
 
 
+def _pointer(context: _Context, row: int | None, column: str) -> str | None:
+    """Return the JSON pointer of a record's problem (rows count records from 1), or None."""
+    if row is None or row < 1 or context.pointer_of is None:
+        return None
+    return context.pointer_of(row - 1, column)
+
+
 def _store_problems(context: _Context) -> None:
     batch: list[dict[str, Any]] = []
     for row, column, code, message, value in context.spool:
@@ -357,6 +371,7 @@ def _store_problems(context: _Context) -> None:
                 "code": code,
                 "message": message,
                 "value": value,
+                "pointer": _pointer(context, row, column),
             }
         )
         if len(batch) >= 5000:
@@ -719,9 +734,17 @@ def upload_result(
         held_for_review=upload.held_for_review,
         total_rows=upload.total_rows,
         error_count=upload.error_count,
-        errors=[UploadProblemRead.model_validate(p, from_attributes=True) for p in problems],
+        errors=[problem_read(p) for p in problems],
         errors_truncated=upload.error_count > len(problems),
     )
+
+
+def problem_read(problem: UploadProblem) -> UploadProblemRead:
+    """Return the API shape of a stored problem; one with a JSON pointer also carries its record's index."""
+    read = UploadProblemRead.model_validate(problem, from_attributes=True)
+    if problem.pointer is not None and problem.row is not None:
+        read.index = problem.row - 1
+    return read
 
 
 def upload_problems(session: Session, caller: Caller, upload_id: int) -> Iterator[UploadProblem]:
