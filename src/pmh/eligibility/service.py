@@ -412,6 +412,7 @@ def _insurance(record: InsuranceRecord | None) -> InsuranceRead | None:
         copay_rate=record.copay_rate,
         valid_from=record.valid_from,
         valid_to=record.valid_to,
+        relationship=record.relationship,
     )
 
 
