@@ -92,8 +92,10 @@ class CertificateState:
 def _versions_of(session: Session, certificate_ids: Sequence[int]) -> dict[int, list[CertificateVersion]]:
     found: dict[int, list[CertificateVersion]] = defaultdict(list)
     if certificate_ids:
+        # A withdrawn version (取消) is as if never issued: it is never in force nor sets an end date.
         query = select(CertificateVersion).where(
-            in_values(session, CertificateVersion.__table__.c.certificate_id, list(certificate_ids))
+            in_values(session, CertificateVersion.__table__.c.certificate_id, list(certificate_ids)),
+            CertificateVersion.withdrawn_at.is_(None),
         )
         for version in session.scalars(query):
             found[version.certificate_id].append(version)
@@ -581,13 +583,17 @@ def consented_certificate(
     for _, certificate in shared.pairs:
         key = (certificate.payer_number, certificate.recipient_number)
         if key == (payer_number, recipient_number) and certificate.link_status == "linked":
-            return reception, states_on(session, [certificate], on, shared.programs)[0]
+            for state in states_on(session, [certificate], on, shared.programs):  # none when withdrawn
+                return reception, state
     raise NotFound("この受付で提供に同意された受給者証ではありません。")
 
 
 def certificate_state(session: Session, certificate_id: int, on: dt.date) -> CertificateState:
     """Return one certificate as of a date (for a ledger line the caller has already been shown)."""
-    return states_on(session, [session.get_one(Certificate, certificate_id)], on)[0]
+    states = states_on(session, [session.get_one(Certificate, certificate_id)], on)
+    if not states:
+        raise NotFound("この受給者証は取り消されています。")
+    return states[0]
 
 
 def consenting(session: Session, caller: Caller, certificate_id: int) -> bool:

@@ -110,6 +110,9 @@ class CertificateVersion(Base):
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     """When a later upload withdrew this version (取消): kept in the history, never in force again."""
     withdrawn_upload_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("uploads.id"))
+    previous_person_digest: Mapped[str | None] = mapped_column(String(64))
+    """On a version that changed the certificate's My Number: the digest before it (a withdrawal restores
+    it); None on every other version."""
 
 
 class Upload(TimestampedBase):
