@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from pmh import clock
 from pmh.cards import models, service
 from pmh.cards.service import CardCheck, IssuedCard
 from pmh.cli import app as cli
@@ -62,7 +63,7 @@ def test_issue_draws_serial_pin_and_ten_year_expiry(db_session: Session) -> None
     assert set(issued.card_serial) <= set(service.SERIAL_ALPHABET)
     assert not set(issued.card_serial) & set("0O1I")
     assert len(issued.pin) == 4 and issued.pin.isdigit()
-    assert issued.expires_on == _ten_years(dt.date.today())
+    assert issued.expires_on == _ten_years(clock.today())
     assert service.authenticate_card(db_session, issued.card_serial, "pin", issued.pin).accepted
 
 

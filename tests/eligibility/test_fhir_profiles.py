@@ -26,12 +26,21 @@ from pmh.eligibility.formats import (
     OID_INSURANCE_CATEGORY,
     OID_INSURER_NUMBER,
     OID_PAYER_NUMBER,
+    OID_RELATIONSHIP,
     PMH_EXTENSIONS,
     extension_definition,
     to_fhir,
 )
 from pmh.eligibility.schemas import EligibilityResult
-from tests.eligibility.test_formats import PROPERTY_SETTINGS, five, result, results, several, subsidy
+from tests.eligibility.test_formats import (
+    PROPERTY_SETTINGS,
+    five,
+    result,
+    results,
+    several,
+    subsidy,
+    with_relationship,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "tests" / "data" / "fhir-r4.schema.json.gz"
@@ -76,7 +85,8 @@ def r4() -> jsonschema.protocols.Validator:
 
 def samples() -> list[EligibilityResult]:
     expired = subsidy(2, "51326023", status="expired")
-    return [several(), five(), result([], insurance=False), result([subsidy(1), expired])]
+    dependant = with_relationship(result([subsidy(1)]), 2)
+    return [several(), five(), result([], insurance=False), result([subsidy(1), expired]), dependant]
 
 
 def by_url(bundle: Bundle) -> dict[str, dict[str, Any]]:
@@ -239,6 +249,29 @@ def insurance_type_is_one_category_coding(bundle: Bundle) -> list[str]:
     ]
 
 
+def insurance_relationship_is_the_insured_person_category(bundle: Bundle) -> list[str]:
+    """JP Core JP_Coverage: relationship from 被保険者区分コード (urn:oid:1.2.392.100495.20.2.62), 1 被保険者,
+    2 被扶養者 — one coding, no text; absent when not known (the element is 0..1 and optional)."""
+    displays = {"1": "被保険者", "2": "被扶養者"}
+    problems = []
+    for coverage in coverages(bundle, False):
+        if "relationship" not in coverage:
+            continue
+        relationship = coverage["relationship"]
+        coding = relationship.get("coding", [])
+        if (
+            set(relationship) != {"coding"}
+            or len(coding) != 1
+            or coding[0].get("system") != OID_RELATIONSHIP
+            or displays.get(coding[0].get("code", "")) != coding[0].get("display")
+        ):
+            problems.append(f"relationship {relationship}")
+    for coverage in coverages(bundle, True):  # 公費 Coverages carry no 被保険者区分
+        if "relationship" in coverage:
+            problems.append(f"public relationship {coverage['relationship']}")
+    return problems
+
+
 # --- each rule holds, and each can fail --------------------------------------------------------------
 
 
@@ -289,6 +322,14 @@ BREAKS: list[tuple[Rule, Callable[[Bundle], None]]] = [
     (
         insurance_type_is_one_category_coding,
         lambda b: _insurance(b)["type"]["coding"].append({"system": "urn:pmh", "code": "x"}),
+    ),
+    (
+        insurance_relationship_is_the_insured_person_category,
+        lambda b: _insurance(b).update(
+            relationship={
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship", "code": "self"}]
+            }
+        ),
     ),
 ]
 RULES = [rule for rule, _ in BREAKS]

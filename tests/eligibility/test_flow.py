@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmh.audit.models import AuditEntry
+from pmh.cards.service import import_insurance_text
 from pmh.eligibility.reader import NO_CERTIFICATES, QUESTION
 from tests import factories as f
 from tests.eligibility import world as w
@@ -266,3 +267,19 @@ def test_every_format_carries_the_consented_certificates(world: w.World) -> None
         for e in world.session.scalars(select(AuditEntry).where(AuditEntry.action == "eligibility.read"))
     ]
     assert formats == ["xml", "fhir", "orca"]
+
+
+def test_the_insurance_record_s_relationship_reaches_json_and_fhir(world: w.World) -> None:
+    header = (
+        "my_number,insurer_number,symbol,number,branch,name,name_kana,birth_date,sex,copay_rate,valid_from,valid_to"
+    )
+    row = f"{w.MY_NUMBER},33120015,記号1,1234,01,佐藤 花子,サトウ ハナコ,2015-06-01,2,30,2020-04-01,"
+    import_insurance_text(world.session, f"{header},relationship\n{row},被扶養者\n")
+    reception_id = world.receive("none")
+    assert world.eligibility(reception_id)["insurance"]["relationship"] == 2
+    url = f"/api/v1/receptions/{reception_id}/eligibility"
+    bundle = world.client.get(url, params={"format": "fhir"}, headers=world.clinic()).json()
+    [insurance] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage"]
+    assert insurance["relationship"]["coding"] == [
+        {"system": "urn:oid:1.2.392.100495.20.2.62", "code": "2", "display": "被扶養者"}
+    ]

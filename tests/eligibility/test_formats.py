@@ -243,6 +243,35 @@ def test_fhir_insurance_with_empty_symbol_and_no_branch_still_validates() -> Non
     assert "costToBeneficiary" not in coverage
 
 
+def with_relationship(sample: EligibilityResult, relationship: int | None) -> EligibilityResult:
+    assert sample.insurance is not None
+    insurance = sample.insurance.model_copy(update={"relationship": relationship})
+    return sample.model_copy(update={"insurance": insurance})
+
+
+@pytest.mark.parametrize(("relationship", "display"), [(1, "被保険者"), (2, "被扶養者")])
+def test_fhir_insurance_relationship_is_jp_core_s_insured_person_category_when_known(
+    relationship: int, display: str
+) -> None:
+    coverage = resources(to_fhir(with_relationship(several(), relationship)))[1]
+    assert coverage["relationship"] == {
+        "coding": [{"system": "urn:oid:1.2.392.100495.20.2.62", "code": str(relationship), "display": display}]
+    }
+    assert "relationship" not in resources(to_fhir(several()))[1]  # not known: not sent
+
+
+def test_json_and_xml_carry_the_relationship_additively(schema: xmlschema.XMLSchema) -> None:
+    known = with_relationship(several(), 2)
+    assert json.loads(render(known, "json")[0])["insurance"]["relationship"] == 2
+    assert json.loads(render(several(), "json")[0])["insurance"]["relationship"] is None
+    xml = to_xml(known).decode()
+    schema.validate(xml)
+    assert ET.fromstring(xml).find("e:insurance/e:relationship", NS).text == "2"  # type: ignore[union-attr]
+    assert ET.fromstring(to_xml(several())).find("e:insurance/e:relationship", NS) is None
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        schema.validate(xml.replace("<relationship>2</relationship>", "<relationship>3</relationship>"))
+
+
 def test_fhir_certificate_coverage_maps_status_period_payer_recipient_and_costs() -> None:
     by_order = {coverage["order"]: coverage for coverage in resources(to_fhir(several()))[2:5]}
     first, expired, open_ended = by_order[1], by_order[2], by_order[3]
@@ -563,6 +592,7 @@ results = st.builds(
         copay_rate=st.none() | st.sampled_from([10, 20, 30]),
         valid_from=st.none() | dates,
         valid_to=st.none() | dates,
+        relationship=st.none() | st.sampled_from([1, 2]),
     ),
     subsidies=st.lists(subsidies, max_size=6),
 )

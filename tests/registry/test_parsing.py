@@ -392,7 +392,7 @@ def test_number_fast_paths_agree_with_check_number(text: str) -> None:
 
 
 FIELD_CASES = [
-    ("op", "4", "invalid_choice"),
+    ("op", "5", "invalid_choice"),
     ("op", "upsert", "invalid_choice"),
     ("op", "追加", "invalid_choice"),
     ("payer_number", "54016028", "invalid_check_digit"),

@@ -116,6 +116,35 @@ def test_errors_carry_the_record_index_and_a_json_pointer(client: TestClient, ke
     )
 
 
+def test_the_stored_upload_keeps_each_problem_s_pointer(client: TestClient, key: str) -> None:
+    bad_birth = record(2)
+    bad_birth["basicFiveInfo"] = dict(bad_birth["basicFiveInfo"], dateOfBirth="2018/04/01")
+    sent = client.post(BATCH, json=[record(1), bad_birth], headers=f.bearer(key)).json()
+    assert sent["status"] == "rejected"
+    wanted = [{"row": 2, "index": 1, "pointer": "/1/basicFiveInfo/dateOfBirth", "code": "invalid_date_format"}]
+
+    def shown(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: e[k] for k in ("row", "index", "pointer", "code")} for e in errors]
+
+    assert shown(sent["errors"]) == wanted
+    read = client.get(f"/api/v1/uploads/{sent['id']}", headers=f.bearer(key))
+    assert read.status_code == 200 and shown(read.json()["errors"]) == wanted
+    listed = client.get(f"/api/v1/uploads/{sent['id']}/errors", headers=f.bearer(key))
+    assert listed.status_code == 200 and shown(listed.json()) == wanted
+    assert read.json()["errors"][0]["line"] is None
+
+
+def test_problems_of_a_file_upload_have_no_pointer(client: TestClient, key: str) -> None:
+    row = VALID | {"payer_number": f.KODOMO_PAYER, "recipient_number": f.recipient(1), "birth_date": "2018-13-40"}
+    uploaded = client.post(
+        "/api/v1/uploads", files={"file": ("c.csv", csv_bytes([row]), "text/csv")}, headers=f.bearer(key)
+    ).json()
+    assert uploaded["status"] == "rejected"
+    read = client.get(f"/api/v1/uploads/{uploaded['id']}", headers=f.bearer(key)).json()
+    assert read["errors"] and all(e["pointer"] is None and e["index"] is None for e in read["errors"])
+    assert {(e["row"], e["line"], e["column"]) for e in read["errors"]} == {(1, 2, "生年月日")}
+
+
 def test_a_body_that_is_not_an_array_of_records_is_a_problem(client: TestClient, key: str) -> None:
     for body in ([], "x", 3):
         response = client.post(BATCH, json=body, headers=f.bearer(key))

@@ -294,3 +294,16 @@ def test_streams_are_written_in_one_pass_and_left_open() -> None:
 def test_cp932_safe_uses_the_common_form_never_a_question_mark(text: str, safe: str) -> None:
     assert cp932_safe(text) == safe
     safe.encode("cp932")
+
+
+def test_insurance_records_carry_a_relationship_children_as_dependants(mixed: list[SyntheticCase]) -> None:
+    seen = set()
+    for case in mixed:
+        record = case.insurance
+        age = (dt.date(2026, 1, 1) - dt.date.fromisoformat(record["birth_date"])).days / 365.25
+        seen.add(record["relationship"])
+        if age < 17:
+            assert record["relationship"] == "2" or len(record["insurer_number"]) == 6, record
+        if age > 76 or len(record["insurer_number"]) == 6:
+            assert record["relationship"] == "1", record
+    assert seen == {"1", "2"}

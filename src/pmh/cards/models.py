@@ -34,6 +34,8 @@ class InsuranceRecord(TimestampedBase):
     copay_rate: Mapped[int | None] = mapped_column(Integer)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    relationship: Mapped[int | None] = mapped_column(SmallInteger)
+    """被保険者区分 as JP Core codes it (1 被保険者 = 本人, 2 被扶養者 = 家族); None when the file does not say."""
 
 
 class TestCard(TimestampedBase):

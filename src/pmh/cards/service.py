@@ -40,9 +40,21 @@ INSURANCE_COLUMNS = (
     "copay_rate",
     "valid_from",
     "valid_to",
+    "relationship",
 )
+"""The columns of the insurance CSV (docs/cards.md); ``relationship`` is optional, even as a column."""
 _REQUIRED = ("my_number", "insurer_number", "number", "name", "name_kana", "birth_date", "sex")
 CHUNK = 5000
+
+RELATIONSHIPS: dict[str, int] = {
+    "1": 1,
+    "2": 2,
+    "被保険者": 1,
+    "被扶養者": 2,
+    "本人": 1,
+    "家族": 2,
+}
+"""被保険者区分 as the CSV may write it → JP Core's code (1 被保険者, 2 被扶養者; urn:oid:1.2.392.100495.20.2.62)."""
 
 
 def person_digest(my_number: str) -> str:
@@ -134,6 +146,13 @@ def _validated(raw: Mapping[str, str], row: int, errors: list[FieldError]) -> di
     rate = normalize_digits(value["copay_rate"])
     if rate and (not rate.isdigit() or int(rate) > 100):
         errors.append(FieldError("copay_rate", "out_of_range", "copay_rate は 0〜100 の整数です。", row))
+    relationship = RELATIONSHIPS.get(normalize_digits(value["relationship"]))
+    if value["relationship"] and relationship is None:
+        message = (
+            f"relationship（被保険者区分）は 1（被保険者・本人）か 2（被扶養者・家族）です"
+            f"（入力「{value['relationship'][:20]}」）。"
+        )
+        errors.append(FieldError("relationship", "invalid_choice", message, row))
     if len(errors) > before:
         return None
     record.update(
@@ -146,6 +165,9 @@ def _validated(raw: Mapping[str, str], row: int, errors: list[FieldError]) -> di
         sex=int(sex),
         copay_rate=int(rate) if rate else None,
     )
+    # A file without the column says nothing about it: an update keeps the stored value then.
+    if "relationship" in raw:
+        record["relationship"] = relationship
     return record
 
 

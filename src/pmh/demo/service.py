@@ -179,7 +179,7 @@ def seed_cards(session: Session) -> list[dict[str, object]]:
     insurance = [DEMO_INSURANCE_HEADER]
     for eleven, name, kana, birth, sex, pin, certificates in DEMO_PATIENTS:
         my_number = _demo_my_number(eleven)
-        insurance.append(f"{my_number},33120015,デモ,{eleven[-4:]},00,{name},{kana},{birth},{sex},30,2020-04-01,")
+        insurance.append(f"{my_number},33120015,デモ,{eleven[-4:]},00,{name},{kana},{birth},{sex},30,2020-04-01,,2")
         for code, payer, recipient, extra in certificates:
             values = [payer, recipient, my_number, name, kana, birth, str(sex), "2026-04-01"]
             values += [extra.get(column, "") for column in ("monthly_cap", "cap_managed", "copay_rate")]

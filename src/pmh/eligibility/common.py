@@ -42,4 +42,5 @@ def insurance_read(record: InsuranceRecord | None) -> InsuranceRead | None:
         copay_rate=record.copay_rate,
         valid_from=record.valid_from,
         valid_to=record.valid_to,
+        relationship=record.relationship,
     )

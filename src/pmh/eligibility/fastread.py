@@ -91,7 +91,7 @@ SELECT
      FROM {_LINKS.name} rc JOIN {_RECEPTIONS.name} r ON r.id = rc.reception_id WHERE {_scoped("r")}) AS links,
   (SELECT coalesce(json_agg(json_build_array(row_to_json(c), row_to_json(v), p.program_code, o.code, o.name)), '[]')
      FROM {_CERTIFICATES.name} c
-     JOIN {_VERSIONS.name} v ON v.certificate_id = c.id
+     JOIN {_VERSIONS.name} v ON v.certificate_id = c.id AND v.withdrawn_at IS NULL
      JOIN {_PROGRAMS.name} p ON p.id = c.program_id
      JOIN {_ORGANISATIONS.name} o ON o.id = c.municipality_id
      WHERE c.id IN ({consented})) AS certificates,

@@ -89,7 +89,11 @@ JP_COVERAGE_PROFILE = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Coverag
 JP_INSURANCE_MEMBER_ID = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"
 """JP Core's 被保険者個人識別子 identifier system (保険者番号:記号:番号:枝番)."""
 
-OID_RELATIONSHIP = "urn:oid:1.2.392.100495.20.2.62"  # 被保険者区分 (1 被保険者, 2 被扶養者)
+OID_RELATIONSHIP = "urn:oid:1.2.392.100495.20.2.62"
+"""JP Core's 被保険者区分コード (NamingSystem JP_InsuredPersonCategory; also named
+http://jpfhir.jp/fhir/core/mhlw/CodeSystem/InsuredPersonCategory): 1 被保険者, 2 被扶養者."""
+
+RELATIONSHIP_DISPLAYS = {1: "被保険者", 2: "被扶養者"}
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,13 @@ def _fhir_insurance_coverage(
     period = _period(insurance.valid_from, insurance.valid_to)
     if period:
         coverage["period"] = period
+    if insurance.relationship is not None:  # sent only when the record says which
+        coding = {
+            "system": OID_RELATIONSHIP,
+            "code": str(insurance.relationship),
+            "display": RELATIONSHIP_DISPLAYS[insurance.relationship],
+        }
+        coverage["relationship"] = {"coding": [coding]}
     if insurance.copay_rate is not None:
         coverage["costToBeneficiary"] = [_copay_rate(insurance.copay_rate)]
     return coverage, in_force

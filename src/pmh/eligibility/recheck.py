@@ -154,12 +154,14 @@ def recheck(session: Session, caller: Caller, month: str) -> RecheckReport:
                 continue
             before = json.loads(link.first_read)
             on = dt.date.fromisoformat(before["service_date"])
-            state = data.histories.on(link.certificate_id, on)
-            if state is None:
-                continue  # a certificate always has a version; nothing to compare without one
+            known = data.histories.certificate(link.certificate_id)
+            if known is None:
+                continue  # certificates are never deleted; nothing to compare without one
             checked += 1
-            certificate = state.certificate
-            now = subsidy_of(state, 0, caller.organisation_code) if certificate.link_status == "linked" else None
+            certificate, program_code = known
+            state = data.histories.on(certificate.id, on)  # None when every version was withdrawn (取消)
+            linked = certificate.link_status == "linked"
+            now = subsidy_of(state, 0, caller.organisation_code) if state is not None and linked else None
             successors = [
                 other
                 for other in data.others[(certificate.person_digest, certificate.program_id)]
@@ -174,7 +176,7 @@ def recheck(session: Session, caller: Caller, month: str) -> RecheckReport:
                         reception_id=reception_id,
                         received_on=reception.received_on,
                         patient_number=None,
-                        program_code=state.program_code,
+                        program_code=program_code,
                         payer_number=certificate.payer_number,
                         recipient_number=certificate.recipient_number,
                         changes=changes,

@@ -247,7 +247,10 @@ def consented_certificate(
 
 def certificate_state(session: Session, certificate_id: int, on: dt.date) -> CertificateOn:
     """Return one certificate as of a date (for a ledger line the caller has already been shown)."""
-    return asof.certificates_on(session, [certificate_id], on)[0]
+    found = asof.certificates_on(session, [certificate_id], on)
+    if not found:  # every version withdrawn (取消)
+        raise NotFound("この受給者証は取り消されています。")
+    return found[0]
 
 
 def consenting(session: Session, caller: Caller, certificate_id: int) -> bool:

@@ -90,6 +90,10 @@ class InsuranceRead(BaseModel):
     copay_rate: int | None = Field(description="一部負担金の割合（%）")
     valid_from: dt.date | None
     valid_to: dt.date | None
+    relationship: Literal[1, 2] | None = Field(
+        default=None,
+        description="被保険者区分（JP Core）: 1 被保険者（本人）、2 被扶養者（家族）。不明のときは null",
+    )
 
 
 class SubsidyRead(BaseModel):

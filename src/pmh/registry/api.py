@@ -86,7 +86,7 @@ def upload_errors(
     """Return every problem of an upload, as JSON or as a CSV report (UTF-8 with BOM, opens in Excel)."""
     problems = list(importer.upload_problems(session, caller, upload_id))
     if format == "json":
-        return [UploadProblemRead.model_validate(p, from_attributes=True) for p in problems]
+        return [importer.problem_read(p) for p in problems]
     return error_report_response(upload_id, problems)
 
 
@@ -116,21 +116,16 @@ def certificates_batch(
         return _legacy_batch(body, caller, session, allow_partial)
     records = registration.records_of(body)
     types = service.certificate_types(session, caller.organisation_id)
-    result = importer.run_import(
+    # Each problem is stored with its pointer, so GET /uploads/{id} shows the same errors later.
+    return importer.run_import(
         session,
         caller,
         lambda rules, gaiji: registration.registration_rows(records, rules, types, gaiji),
         digest=importer.json_digest(records),
         source="api",
         allow_partial=allow_partial,
+        pointer_of=registration.pointer,
     )
-    errors = [
-        error.model_copy(update={"index": error.row - 1, "pointer": registration.pointer(error.row - 1, error.column)})
-        if error.row
-        else error
-        for error in result.errors
-    ]
-    return result.model_copy(update={"errors": errors})
 
 
 def _legacy_batch(body: dict[str, Any], caller: Caller, session: Session, allow_partial: bool) -> UploadResult:

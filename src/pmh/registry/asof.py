@@ -12,6 +12,9 @@ The rules:
   then ``not_yet_valid``).
 - An end date (終了) belongs to the certificate as a whole: the newest version's ``valid_to`` applies
   to whichever version is in force.
+- A withdrawn version (取消, ``withdrawn_at``) is as if never issued: it is never in force and sets
+  no end date. A certificate whose every version is withdrawn is not answered at all (institutions
+  no longer receive it); :meth:`Histories.certificate` still names it, for the 一括照会.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from pmh.auth.models import Organisation
@@ -119,10 +122,15 @@ class Histories:
     def __contains__(self, certificate_id: object) -> bool:
         return certificate_id in self._found
 
-    def on(self, certificate_id: int, day: dt.date) -> CertificateOn | None:
-        """Return the certificate as of ``day``, or None when it was not read (or has no version)."""
+    def certificate(self, certificate_id: int) -> tuple[Certificate, str] | None:
+        """Return a certificate that was read, with its program code, even when every version is withdrawn."""
         history = self._found.get(certificate_id)
-        if history is None:
+        return (history.certificate, history.program_code) if history is not None else None
+
+    def on(self, certificate_id: int, day: dt.date) -> CertificateOn | None:
+        """Return the certificate as of ``day``; None when it was not read or every version is withdrawn."""
+        history = self._found.get(certificate_id)
+        if history is None or not history.versions:
             return None
         in_force = version_in_force(history.versions, day)
         validity = Validity.on(in_force.valid_from, end_date(history.versions), day)
@@ -131,14 +139,15 @@ class Histories:
 
 
 def histories(session: Session, certificate_ids: Iterable[int]) -> Histories:
-    """Read these certificates with every version, program code and municipality, in one query."""
+    """Read these certificates with every standing (not withdrawn) version, program and municipality, in one query."""
     ids = sorted(set(certificate_ids))
     if not ids:
         return Histories({})
     municipality = Organisation.__table__.alias("municipality")
+    standing = and_(CertificateVersion.certificate_id == Certificate.id, CertificateVersion.withdrawn_at.is_(None))
     query = (
         select(Certificate, CertificateVersion, Program.program_code, municipality.c.code, municipality.c.name)
-        .join(CertificateVersion, CertificateVersion.certificate_id == Certificate.id)
+        .outerjoin(CertificateVersion, standing)
         .join(Program, Program.id == Certificate.program_id)
         .join(municipality, municipality.c.id == Certificate.municipality_id)
         .where(in_values(session, Certificate.__table__.c.id, ids))
@@ -146,7 +155,8 @@ def histories(session: Session, certificate_ids: Iterable[int]) -> Histories:
     versions: dict[int, list[CertificateVersion]] = defaultdict(list)
     found: dict[int, _History] = {}
     for certificate, version, program_code, code, name in session.execute(query):
-        versions[certificate.id].append(version)
+        if version is not None:
+            versions[certificate.id].append(version)
         if certificate.id not in found:
             found[certificate.id] = _History(certificate, versions[certificate.id], program_code, (code, name))
     return Histories(found)

@@ -76,7 +76,7 @@ class CertificateRecord(_Strict):
     missing one is reported per record like any other rule, not as a malformed request.
     """
 
-    operation: Literal["add", "change", "end"] | None = None
+    operation: Literal["add", "change", "end", "withdraw"] | None = None
     myNumber: _Short | None = None
     basicFiveInfo: BasicFiveInfo | None = None
     isNotDisclosed: bool | None = None
@@ -142,8 +142,8 @@ def record_values(record: CertificateRecord, row: int) -> tuple[dict[str, str], 
         else:
             raw[alias] = str(value)
 
-    if record.isDeleted and record.operation not in (None, "end"):
-        message = f"isDeleted が true の記録の operation は end だけです（operation「{record.operation}」）"
+    if record.isDeleted and record.operation not in (None, "end", "withdraw"):
+        message = f"isDeleted が true の記録の operation は end か withdraw です（operation「{record.operation}」）"
         errors.append(FieldError("処理区分", "invalid_choice", message, row))
     put("op", record.operation or ("end" if record.isDeleted else "upsert"))
     put("payer_number", record.medicalSubsidyInsurerNumber)

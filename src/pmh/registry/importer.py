@@ -13,6 +13,7 @@ only the upload's record and its problems are kept. A process killed mid-file ne
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -47,6 +48,8 @@ RESULT_ERRORS = 1000
 Source = Literal["file", "api", "cli", "web"]
 RowReader = Callable[[Mapping[str, ProgramRule], Mapping[str, str]], Iterator[CertificateRow | RowProblem]]
 Progress = Callable[[int], None]
+PointerOf = Callable[[int, str], str]
+"""(0-based record index, column) → the problem's JSON pointer, for bodies that have one (the registration API)."""
 
 # Identity facts: left empty in a 変更 they keep their previous value (docs/upload-format.md).
 IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
@@ -205,6 +208,7 @@ class _Context:
     total: int = 0
     lines: dict[int, int] = field(default_factory=dict)
     """File lines of the rows that do not start on ``row + 1`` (after a value spanning lines)."""
+    pointer_of: PointerOf | None = None
 
 
 def _lock_municipality(session: Session, municipality_id: int) -> None:
@@ -240,8 +244,12 @@ def run_import(
     filename: str | None = None,
     allow_partial: bool = False,
     progress: Progress | None = None,
+    pointer_of: PointerOf | None = None,
 ) -> UploadResult:
-    """Validate and apply one upload for the caller's municipality; see the module docstring."""
+    """Validate and apply one upload for the caller's municipality; see the module docstring.
+
+    ``pointer_of`` gives each stored problem of a row its JSON pointer (registration-API batches).
+    """
     municipality_id = caller.organisation_id
     _lock_municipality(session, municipality_id)
     first = session.scalar(
@@ -271,7 +279,7 @@ def run_import(
         session.scalar(select(Certificate.id).where(Certificate.municipality_id == municipality_id).limit(1))
         is not None
     )
-    context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates)
+    context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates, pointer_of=pointer_of)
     try:
         _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
         _store_problems(context)
@@ -345,6 +353,13 @@ def _file_line(context: _Context, row: int | None) -> int | None:
     return context.lines.get(row, row + 1)
 
 
+def _pointer(context: _Context, row: int | None, column: str) -> str | None:
+    """Return the JSON pointer of a record's problem (rows count records from 1), or None."""
+    if row is None or row < 1 or context.pointer_of is None:
+        return None
+    return context.pointer_of(row - 1, column)
+
+
 def _store_problems(context: _Context) -> None:
     batch: list[dict[str, Any]] = []
     for row, column, code, message, value in context.spool:
@@ -357,6 +372,7 @@ def _store_problems(context: _Context) -> None:
                 "code": code,
                 "message": message,
                 "value": value,
+                "pointer": _pointer(context, row, column),
             }
         )
         if len(batch) >= 5000:
@@ -409,14 +425,20 @@ _VERSION_COPY = tuple(
 
 @dataclass
 class _Existing:
+    """A stored certificate: ``current_version`` is its highest version number (withdrawn ones
+    included, so numbers are never reused); ``latest`` the newest version still in force, None
+    when every version was withdrawn."""
+
     certificate_id: int
     person_digest: str
     link_status: str
     current_version: int
-    latest: dict[str, Any]
+    latest: dict[str, Any] | None
+    latest_version: int | None
 
 
-_LATEST_COLUMNS = tuple(table_of(CertificateVersion).c[name] for name in (*_VERSION_COPY, "effective_from"))
+_LATEST_NAMES = (*_VERSION_COPY, "effective_from")
+_LATEST_COLUMNS = tuple(table_of(CertificateVersion).c[name] for name in _LATEST_NAMES)
 
 
 def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Existing]:
@@ -437,6 +459,7 @@ def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
             certificates.person_digest,
             certificates.link_status,
             certificates.current_version,
+            versions.c.withdrawn_at,
             *_LATEST_COLUMNS,
         )
         .join(
@@ -449,13 +472,35 @@ def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
         )
     ).all()
     found = {}
-    names = (*_VERSION_COPY, "effective_from")
-    for payer, recipient, certificate_id, digest, status, current, *latest in rows:
+    withdrawn = []
+    for payer, recipient, certificate_id, digest, status, current, withdrawn_at, *latest in rows:
         if (payer, recipient) in wanted:
-            found[(payer, recipient)] = _Existing(
-                certificate_id, digest, status, current, dict(zip(names, latest, strict=True))
+            existing = _Existing(
+                certificate_id, digest, status, current, dict(zip(_LATEST_NAMES, latest, strict=True)), current
             )
+            found[(payer, recipient)] = existing
+            if withdrawn_at is not None:
+                withdrawn.append(existing)
+    if withdrawn:
+        _newest_in_force(session, withdrawn)
     return found
+
+
+def _newest_in_force(session: Session, certificates: list[_Existing]) -> None:
+    """Replace ``latest`` of certificates whose highest version was withdrawn (rare: one query each)."""
+    versions = table_of(CertificateVersion).c
+    for existing in certificates:
+        row = session.execute(
+            select(versions.version, *_LATEST_COLUMNS)
+            .where(versions.certificate_id == existing.certificate_id, versions.withdrawn_at.is_(None))
+            .order_by(versions.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            existing.latest = existing.latest_version = None
+        else:
+            version, *latest = row
+            existing.latest, existing.latest_version = dict(zip(_LATEST_NAMES, latest, strict=True)), version
 
 
 @dataclass
@@ -469,17 +514,43 @@ class _Planned:
     digest: str
 
 
+@dataclass(frozen=True)
+class _Keyed:
+    """A stored version named by a 履歴キー."""
+
+    version: int
+    operation: str
+    withdrawn: bool
+
+
+@dataclass(frozen=True)
+class _Withdrawal:
+    """One accepted 取消: the certificate and the version (its newest in force) to withdraw."""
+
+    row: CertificateRow
+    existing: _Existing
+    version: int
+
+
 def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> None:
     session = context.session
     existing = (
         _existing(session, [(r.payer_number, r.recipient_number) for r in rows]) if context.has_certificates else {}
     )
     planned: list[_Planned] = []
+    withdrawals: list[_Withdrawal] = []
     digest_of = cards.person_digester()
-    applied = _applied_history_keys(session, rows, existing)
+    keyed = _keyed_versions(session, rows, existing)
     for row in rows:
         current = existing.get((row.payer_number, row.recipient_number))
-        if current is not None and (current.certificate_id, row.history_key) in applied:
+        known = keyed.get((current.certificate_id, row.history_key)) if current is not None else None
+        # 取消 (4), or isDeleted / 終了 naming a 新規・変更 version by its 履歴キー: withdraw that version.
+        if row.op == "withdraw" or (row.op == "end" and known is not None and known.operation != "end"):
+            withdrawal = _plan_withdrawal(context, row, current, known)
+            if withdrawal is not None:
+                withdrawals.append(withdrawal)
+            continue
+        if known is not None:
             continue  # this 履歴キー was applied before: resending it changes nothing
         digest = digest_of(row.my_number) if row.my_number else None
         step = _plan(context, row, current, digest)
@@ -487,6 +558,7 @@ def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> 
             planned.append(step)
     if not write:
         return
+    _withdraw(context, withdrawals)
     to_check = [step for step in planned if step.existing is None or _identity_changed(step, step.existing)]
     records = cards.identities_by_digest(session, (step.digest for step in to_check))
     for step in to_check:
@@ -497,31 +569,63 @@ def _apply_chunk(context: _Context, rows: list[CertificateRow], write: bool) -> 
     _write(context, planned)
 
 
-def _applied_history_keys(
+def _keyed_versions(
     session: Session, rows: list[CertificateRow], existing: Mapping[tuple[str, str], _Existing]
-) -> set[tuple[int, str | None]]:
-    """Return (certificate, 履歴キー) pairs already stored among a chunk's rows (registration API only)."""
+) -> dict[tuple[int, str | None], _Keyed]:
+    """Return the stored versions named by the 履歴キー of a chunk's rows, by (certificate, 履歴キー)."""
     wanted = {
         (current.certificate_id, row.history_key)
         for row in rows
         if row.history_key and (current := existing.get((row.payer_number, row.recipient_number))) is not None
     }
     if not wanted:
-        return set()
+        return {}
     versions = table_of(CertificateVersion).c
     found = session.execute(
-        select(versions.certificate_id, versions.history_key).where(
+        select(
+            versions.certificate_id, versions.history_key, versions.version, versions.operation, versions.withdrawn_at
+        ).where(
             in_values(session, versions.certificate_id, {certificate for certificate, _ in wanted}),
             in_values(session, versions.history_key, {key for _, key in wanted}),
         )
     ).all()
-    return {(certificate, key) for certificate, key in found} & wanted
+    keyed: dict[tuple[int, str | None], _Keyed] = {}
+    for certificate, key, version, operation, withdrawn_at in found:
+        if (certificate, key) in wanted:  # a 履歴キー is applied once per certificate: it names one version
+            keyed[(certificate, key)] = _Keyed(version, operation, withdrawn_at is not None)
+    return keyed
+
+
+def _plan_withdrawal(
+    context: _Context, row: CertificateRow, current: _Existing | None, known: _Keyed | None
+) -> _Withdrawal | None:
+    """Check a 取消 and return it, or None (a problem was recorded, or it was withdrawn before)."""
+    spool = context.spool
+    if current is None:
+        message = "この公費負担者番号・公費受給者番号の受給者証は登録されていません（取消できません）。"
+        spool.add(row.row, "公費受給者番号", "unknown_certificate", message, row.recipient_number)
+        return None
+    if known is None:
+        message = f"履歴キー「{row.history_key}」の版はこの受給者証にありません（取消できるのは登録済みの版だけです）。"
+        spool.add(row.row, "履歴キー", "unknown_history_key", message, row.history_key or "")
+        return None
+    if known.withdrawn:
+        return None  # withdrawn before: resending the 取消 changes nothing
+    if current.latest_version != known.version:
+        message = (
+            f"履歴キー「{row.history_key}」の版（第{known.version}版）より後の版（第{current.latest_version}版）が"
+            "有効なため取り消せません。後の版から順に取り消してください。"
+        )
+        spool.add(row.row, "履歴キー", "not_latest_version", message, row.history_key or "")
+        return None
+    return _Withdrawal(row, current, known.version)
 
 
 def _plan(context: _Context, row: CertificateRow, current: _Existing | None, digest: str | None) -> _Planned | None:
-    operation = row.op if row.op != "upsert" else ("change" if current else "add")
+    in_force = current is not None and current.latest is not None
+    operation = row.op if row.op != "upsert" else ("change" if in_force else "add")
     if operation == "add":
-        if current is not None:
+        if current is not None and current.latest is not None:
             context.spool.add(
                 row.row,
                 "公費受給者番号",
@@ -532,7 +636,12 @@ def _plan(context: _Context, row: CertificateRow, current: _Existing | None, dig
             return None
         assert digest is not None  # the parser requires 個人番号 for 新規
         version = _version_values(row) | {"operation": "add", "effective_from": row.valid_from}
-        return _Planned(row, version, None, None, digest)
+        # A certificate whose every version was withdrawn is registered again under its old row.
+        return _Planned(row, version, None, current, digest)
+    if current is not None and current.latest is None:
+        message = "この受給者証の版はすべて取り消されています（登録し直すときは処理区分1（新規））。"
+        context.spool.add(row.row, "公費受給者番号", "withdrawn_certificate", message, row.recipient_number)
+        return None
     if current is None:
         context.spool.add(
             row.row,
@@ -542,6 +651,7 @@ def _plan(context: _Context, row: CertificateRow, current: _Existing | None, dig
             row.recipient_number,
         )
         return None
+    assert current.latest is not None
     if operation == "end":
         if row.valid_to is not None and row.valid_to < current.latest["valid_from"]:
             context.spool.add(
@@ -562,7 +672,7 @@ def _plan(context: _Context, row: CertificateRow, current: _Existing | None, dig
 
 
 def _identity_changed(step: _Planned, current: _Existing) -> bool:
-    if step.digest != current.person_digest:
+    if step.digest != current.person_digest or current.latest is None:
         return True
     return any(step.version[c] != current.latest[c] for c in ("name", "name_kana", "birth_date"))
 
@@ -612,6 +722,8 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
                 status = "linked" if step.verdict.linked else "held"
             version = step.existing.current_version + 1
             step.version |= {"certificate_id": step.existing.certificate_id, "version": version}
+            if step.digest != step.existing.person_digest:  # what withdrawing this version restores
+                step.version["previous_person_digest"] = step.existing.person_digest
             updates.append(
                 {
                     "key": step.existing.certificate_id,
@@ -639,6 +751,7 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
     for step in planned:
         step.version["upload_id"] = upload.id
         step.version["recorded_at"] = now
+        step.version.setdefault("previous_person_digest", None)  # COPY needs one set of keys
         step.version.update(_name_forms(step.version["name"]))
     bulk_insert(session, table_of(CertificateVersion), [step.version for step in planned])
     held = [step for step in planned if step.verdict is not None and not step.verdict.linked]
@@ -663,6 +776,97 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
         )
     context.accepted += len(planned)
     context.held += sum(1 for step in planned if _is_held(step))
+
+
+_WITHDRAWN_NOTE = "この版は取り消されたため、確認は不要になりました。"
+
+
+def _withdraw(context: _Context, withdrawals: list[_Withdrawal]) -> None:
+    """Withdraw versions (取消): kept in the history, never in force again; the version before is.
+
+    Rare, so plain statements per certificate. The linking guard treats the restored version like
+    a 変更 back to it: when the withdrawn version had changed the identity (My Number, name, kana,
+    birth date), the restored identity is checked against the insurance record again.
+    """
+    session, upload = context.session, context.upload
+    versions = table_of(CertificateVersion)
+    now = utcnow()
+    for withdrawal in withdrawals:
+        certificate_id = withdrawal.existing.certificate_id
+        session.execute(
+            update(versions)
+            .where(versions.c.certificate_id == certificate_id, versions.c.version == withdrawal.version)
+            .values(withdrawn_at=now, withdrawn_upload_id=upload.id)
+        )
+        session.execute(
+            update(LinkReview)
+            .where(
+                LinkReview.certificate_id == certificate_id,
+                LinkReview.version == withdrawal.version,
+                LinkReview.status == "open",
+            )
+            .values(
+                status="rejected", resolved_by=f"upload:{upload.id}", resolved_at=now, resolution_note=_WITHDRAWN_NOTE
+            )
+        )
+        context.accepted += 1
+        if _restore_identity(context, withdrawal, now):
+            context.held += 1
+
+
+def _restore_identity(context: _Context, withdrawal: _Withdrawal, now: dt.datetime) -> bool:
+    """Give the certificate back the identity of its restored version; return True when it is held."""
+    session = context.session
+    certificate = session.get_one(Certificate, withdrawal.existing.certificate_id)
+    gone = session.scalars(
+        select(CertificateVersion).where(
+            CertificateVersion.certificate_id == certificate.id, CertificateVersion.version == withdrawal.version
+        )
+    ).one()
+    restored = session.scalars(
+        select(CertificateVersion)
+        .where(CertificateVersion.certificate_id == certificate.id, CertificateVersion.withdrawn_at.is_(None))
+        .order_by(CertificateVersion.version.desc())
+        .limit(1)
+    ).first()
+    certificate.updated_at = now
+    if restored is None:
+        return False  # nothing left in force: institutions see no certificate at all
+    digest = gone.previous_person_digest or certificate.person_digest
+    changed = digest != certificate.person_digest or any(
+        getattr(gone, column) != getattr(restored, column) for column in ("name", "name_kana", "birth_date")
+    )
+    if not changed:
+        return certificate.link_status != "linked"
+    certificate.person_digest = digest
+    record = cards.identities_by_digest(session, [digest]).get(digest)
+    verdict = check_link(restored.name, restored.name_kana, restored.birth_date, record)
+    certificate.link_status = "linked" if verdict.linked else "held"
+    if verdict.linked:
+        session.execute(
+            update(LinkReview)
+            .where(LinkReview.certificate_id == certificate.id, LinkReview.status == "open")
+            .values(
+                status="linked",
+                resolved_by=f"upload:{context.upload.id}",
+                resolved_at=now,
+                resolution_note="取消で戻った版が保険資格と一致しました。",
+            )
+        )
+        return False
+    session.add(
+        LinkReview(
+            municipality_id=certificate.municipality_id,
+            certificate_id=certificate.id,
+            version=restored.version,
+            upload_id=context.upload.id,
+            reason_codes=",".join(verdict.codes),
+            reasons="\n".join(verdict.reasons),
+            status="open",
+        )
+    )
+    session.flush()
+    return True
 
 
 def _is_held(step: _Planned) -> bool:
@@ -719,9 +923,17 @@ def upload_result(
         held_for_review=upload.held_for_review,
         total_rows=upload.total_rows,
         error_count=upload.error_count,
-        errors=[UploadProblemRead.model_validate(p, from_attributes=True) for p in problems],
+        errors=[problem_read(p) for p in problems],
         errors_truncated=upload.error_count > len(problems),
     )
+
+
+def problem_read(problem: UploadProblem) -> UploadProblemRead:
+    """Return the API shape of a stored problem; one with a JSON pointer also carries its record's index."""
+    read = UploadProblemRead.model_validate(problem, from_attributes=True)
+    if problem.pointer is not None and problem.row is not None:
+        read.index = problem.row - 1
+    return read
 
 
 def upload_problems(session: Session, caller: Caller, upload_id: int) -> Iterator[UploadProblem]:

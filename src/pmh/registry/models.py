@@ -107,6 +107,12 @@ class CertificateVersion(Base):
     certificate_details: Mapped[str] = mapped_column(Text, default="")
     history_key: Mapped[str | None] = mapped_column(String(100))
     """履歴キー of the registration API record that made this version (None from files)."""
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When a later upload withdrew this version (取消): kept in the history, never in force again."""
+    withdrawn_upload_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("uploads.id"))
+    previous_person_digest: Mapped[str | None] = mapped_column(String(64))
+    """On a version that changed the certificate's My Number: the digest before it (a withdrawal restores
+    it); None on every other version."""
 
 
 class Upload(TimestampedBase):
@@ -143,6 +149,8 @@ class UploadProblem(Base):
     code: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
     value: Mapped[str] = mapped_column(Text, default="")
+    pointer: Mapped[str | None] = mapped_column(String(120))
+    """RFC 6901 pointer into a registration-API batch (``/3/basicFiveInfo/dateOfBirth``); null for files."""
 
 
 class LinkReview(TimestampedBase):

@@ -111,12 +111,15 @@ _OPERATIONS: dict[str, Operation] = {
     "1": "add",
     "2": "change",
     "3": "end",
+    "4": "withdraw",
     "新規": "add",
     "変更": "change",
     "終了": "end",
+    "取消": "withdraw",
     "add": "add",
     "change": "change",
     "end": "end",
+    "withdraw": "withdraw",
 }
 _SEXES = {"1": 1, "2": 2, "男": 1, "女": 2, "男性": 1, "女性": 2}
 _FLAGS = {"0": False, "1": True}
@@ -469,12 +472,12 @@ class RecordValidator:
     # --- one handler per column kind: return the parsed value, or None after recording errors ---
 
     def _op(self, column: Column, value: str, row: int, errors: list[FieldError], parsed: dict[str, Any]) -> Any:
-        """Read 処理区分: 1/2/3, 新規/変更/終了, add/change/end (and upsert from the batch)."""
+        """Read 処理区分: 1/2/3/4, 新規/変更/終了/取消, add/change/end/withdraw (and upsert from the batch)."""
         op = _OPERATIONS.get(value) or _OPERATIONS.get(value.lower())
         if op is None and self._allow_upsert and value.lower() == "upsert":
             op = "upsert"
         if op is None:
-            message = f"{column.header}は1（新規）・2（変更）・3（終了）のいずれかです（入力「{value}」）"
+            message = f"{column.header}は1（新規）・2（変更）・3（終了）・4（取消）のいずれかです（入力「{value}」）"
             errors.append(FieldError(column.header, "invalid_choice", message, row))
         return op
 

@@ -80,7 +80,13 @@ def registered_counts(
     unique among programs. Same rule and figures as ``registered_counts_by_rule``.
     """
     cutoff = end_of_day_utc(reference_date)
-    conditions = [CertificateVersion.recorded_at < cutoff, Certificate.link_status != "rejected"]
+    # A version withdrawn (取消) by the end of the date is as if never issued; one withdrawn later still
+    # counted then (later uploads do not change a past count).
+    conditions = [
+        CertificateVersion.recorded_at < cutoff,
+        sa.or_(CertificateVersion.withdrawn_at.is_(None), CertificateVersion.withdrawn_at >= cutoff),
+        Certificate.link_status != "rejected",
+    ]
     if exclude_program_ids:
         conditions.append(sa.not_(in_values(session, Certificate.__table__.c.program_id, list(exclude_program_ids))))
     # Most certificates never changed: their one version decides, by plain date comparisons.
@@ -192,7 +198,11 @@ def registered_counts_by_rule(
         .join(Certificate, Certificate.id == CertificateVersion.certificate_id)
         .join(Program, Program.id == Certificate.program_id)
         .join(Organisation, Organisation.id == Certificate.municipality_id)
-        .where(CertificateVersion.recorded_at < cutoff, Certificate.link_status != "rejected")
+        .where(
+            CertificateVersion.recorded_at < cutoff,
+            sa.or_(CertificateVersion.withdrawn_at.is_(None), CertificateVersion.withdrawn_at >= cutoff),
+            Certificate.link_status != "rejected",
+        )
         .order_by(CertificateVersion.certificate_id, CertificateVersion.version)
         .execution_options(yield_per=10_000)
     )

@@ -13,8 +13,9 @@ from typing import Any, Literal, get_args
 
 from pmh.errors import FieldError
 
-Operation = Literal["add", "change", "end", "upsert"]
-"""処理区分: 1 新規 (add), 2 変更 (change), 3 終了 (end); ``upsert`` only from the JSON batch."""
+Operation = Literal["add", "change", "end", "upsert", "withdraw"]
+"""処理区分: 1 新規 (add), 2 変更 (change), 3 終了 (end), 4 取消 (withdraw: the version named by 履歴キー
+is withdrawn, as if never issued); ``upsert`` only from the JSON batch."""
 
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 
@@ -23,6 +24,7 @@ OPERATION_LABELS: dict[str, str] = {
     "change": "変更",
     "end": "終了",
     "upsert": "登録（新規または変更）",
+    "withdraw": "取消",
 }
 """The Japanese name of each operation, as staff know it."""
 
@@ -49,6 +51,7 @@ _ALL_OPS: frozenset[Operation] = frozenset(OPERATIONS)
 _NEW: frozenset[Operation] = frozenset({"add", "upsert"})
 _NEW_OR_CHANGE: frozenset[Operation] = frozenset({"add", "change", "upsert"})
 _END: frozenset[Operation] = frozenset({"end"})
+_WITHDRAW: frozenset[Operation] = frozenset({"withdraw"})
 _NEVER: frozenset[Operation] = frozenset()
 
 
@@ -105,7 +108,7 @@ COLUMNS: tuple[Column, ...] = (
 API_ONLY_COLUMNS: tuple[Column, ...] = (
     Column("証サブキー", "sub_key", "text", max_length=50),
     Column("区分", "segment", "text", max_length=50),
-    Column("履歴キー", "history_key", "text", max_length=100),
+    Column("履歴キー", "history_key", "text", _WITHDRAW, max_length=100),
 )
 """Fields of the PMH registration API that have no file column (certificationSubKey, segment,
 historyKey); they are read like text columns and carried on the row for the service."""

@@ -117,6 +117,9 @@ class CertificateVersionRead(BaseModel):
     additional_conditions: dict[str, str]
     certificate_details: dict[str, str]
     history_key: str | None = None
+    withdrawn_at: dt.datetime | None = Field(
+        default=None, description="この版が取り消された日時（取消）。取り消された版は有効になりません"
+    )
 
 
 class CertificateRead(BaseModel):
@@ -127,7 +130,9 @@ class CertificateRead(BaseModel):
     program_code: str
     link_status: Literal["linked", "held", "rejected"]
     as_of: dt.date
-    status: Literal["valid", "expired", "not_yet_valid"]
+    status: Literal["valid", "expired", "not_yet_valid", "withdrawn"] = Field(
+        description="valid / expired / not_yet_valid、すべての版が取り消されたときは withdrawn（in_force は最新の版）"
+    )
     in_force: CertificateVersionRead
     history: list[CertificateVersionRead]
 

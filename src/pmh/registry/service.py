@@ -254,6 +254,7 @@ def version_read(version: CertificateVersion) -> CertificateVersionRead:
         additional_conditions=json.loads(version.additional_conditions or "{}"),
         certificate_details=json.loads(version.certificate_details or "{}"),
         history_key=version.history_key,
+        withdrawn_at=version.withdrawn_at,
     )
 
 
@@ -277,8 +278,14 @@ def certificate_as_of(
             .order_by(CertificateVersion.version)
         )
     )
-    in_force = version_read(version_in_force(versions, as_of))
-    in_force.valid_to = end_date(versions)
+    standing = [v for v in versions if v.withdrawn_at is None]  # a withdrawn version (取消) is never in force
+    status: str
+    if standing:
+        in_force = version_read(version_in_force(standing, as_of))
+        in_force.valid_to = end_date(standing)
+        status = validity_status(in_force.valid_from, in_force.valid_to, as_of)
+    else:  # every version withdrawn: the newest is shown, marked
+        in_force, status = version_read(versions[-1]), "withdrawn"
     program = session.get_one(Program, certificate.program_id)
     audit.record(session, caller, "certificate.read", "certificate", str(certificate.id), {"as_of": as_of})
     return CertificateRead(
@@ -287,7 +294,7 @@ def certificate_as_of(
         program_code=program.program_code,
         link_status=certificate.link_status,
         as_of=as_of,
-        status=validity_status(in_force.valid_from, in_force.valid_to, as_of),
+        status=status,
         in_force=in_force,
         history=[version_read(v) for v in versions],
     )

@@ -1183,6 +1183,11 @@ class _Generator:
             copay = "30"
         else:
             copay = "10" if draw * 100 % 1 < 0.8 else "20"
+        # 被保険者区分: 後期高齢者 and 国保 have no 被扶養者; children are dependants; about one adult in
+        # four is a dependent spouse (drawn from the insurer draw: no extra random number).
+        national = age_days >= _OLD_OLD_DAYS or len(insurer) == 6
+        dependant = age_days < _ADULT_DAYS or draw * 10_000 % 1 < 0.25
+        relationship = "1" if national or not dependant else "2"
         # Insured since birth or since some day in the last twenty years.
         since = int(random() * len(self.insured_since))
         start = self.insured_since[since] if self.today - 30 - since > birth.toordinal() else None
@@ -1199,6 +1204,7 @@ class _Generator:
             copay,  # copay_rate
             start or (self.date_forms.get(birth) or self._date_forms(birth))[_ISO],  # valid_from
             "",  # valid_to
+            relationship,  # relationship
         )
 
     def _insurer_pools(self) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
