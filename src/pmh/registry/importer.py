@@ -13,6 +13,7 @@ only the upload's record and its problems are kept. A process killed mid-file ne
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -23,7 +24,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import IO, Any, BinaryIO, Literal
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmh.audit import service as audit
@@ -33,6 +34,7 @@ from pmh.cards import service as cards
 from pmh.db import table_of, utcnow
 from pmh.errors import FieldError, InvalidInput, NotFound, PmhError
 from pmh.privacy import mask_my_numbers
+from pmh.registry import counts
 from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
 from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
@@ -50,7 +52,7 @@ Progress = Callable[[int], None]
 
 # Identity facts: left empty in a 変更 they keep their previous value (docs/upload-format.md).
 IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
-UPLOAD_LOCK_NAMESPACE = 0x706D6875  # "pmhu": advisory-lock namespace of uploads (PostgreSQL)
+UPLOAD_LOCK_NAMESPACE = counts.UPLOAD_LOCK_NAMESPACE  # advisory-lock namespace of uploads (PostgreSQL)
 
 
 def file_reader(stream: BinaryIO) -> RowReader:
@@ -205,14 +207,8 @@ class _Context:
     total: int = 0
     lines: dict[int, int] = field(default_factory=dict)
     """File lines of the rows that do not start on ``row + 1`` (after a value spanning lines)."""
-
-
-def _lock_municipality(session: Session, municipality_id: int) -> None:
-    """Serialise the uploads of one municipality (SQLite's write lock already serialises everything)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": UPLOAD_LOCK_NAMESPACE, "id": municipality_id}
-        )
+    count_dates: list[dt.date] = field(default_factory=list)
+    """The reference dates whose registered counts are kept (``pmh.registry.counts``)."""
 
 
 def _program_rules(session: Session, municipality_id: int) -> tuple[dict[str, ProgramRule], dict[str, int]]:
@@ -243,7 +239,7 @@ def run_import(
 ) -> UploadResult:
     """Validate and apply one upload for the caller's municipality; see the module docstring."""
     municipality_id = caller.organisation_id
-    _lock_municipality(session, municipality_id)
+    counts.lock_municipality(session, municipality_id)
     first = session.scalar(
         select(Upload)
         .where(Upload.municipality_id == municipality_id, Upload.content_digest == digest, Upload.status == "applied")
@@ -272,11 +268,15 @@ def run_import(
         is not None
     )
     context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates)
+    context.count_dates = counts.tracked_dates(session)
     try:
         _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
         _store_problems(context)
     finally:
         context.spool.close()
+    if upload.status == "applied" and context.count_dates and not has_certificates:
+        # A first load was not counted chunk by chunk (nothing to compare with): count it in one go.
+        counts.refresh_municipality(session, municipality_id)
     audit.record(
         session,
         caller,
@@ -577,6 +577,11 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
     if not planned:
         return
     session, upload = context.session, context.upload
+    before = (
+        counts.snapshot(session, _count_keys(context, planned), context.count_dates)
+        if context.has_certificates
+        else None
+    )
     now = utcnow()
     new = [p for p in planned if p.existing is None]
     if new:
@@ -661,8 +666,20 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
                 if step.verdict is not None
             ],
         )
+    counts.apply(session, before)
     context.accepted += len(planned)
     context.held += sum(1 for step in planned if _is_held(step))
+
+
+def _count_keys(context: _Context, planned: list[_Planned]) -> set[counts.Key]:
+    """Return the (program, person) pairs a chunk changes: a changed identity moves a certificate between two."""
+    keys = set()
+    for step in planned:
+        program_id = context.program_ids[step.row.payer_number]
+        keys.add((program_id, step.digest))
+        if step.existing is not None:
+            keys.add((program_id, step.existing.person_digest))
+    return keys
 
 
 def _is_held(step: _Planned) -> bool:
