@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pmh.auth.models import Organisation
@@ -113,10 +113,20 @@ def refresh_municipality(session: Session, municipality_id: int) -> None:
 
 
 def _replace(session: Session, on: dt.date, fresh: dict[int, int], stored: dict[int, int]) -> int:
-    """Write the programs whose kept count differs from ``fresh``; return how many did."""
-    differing = {pid: fresh.get(pid, 0) - stored.get(pid, 0) for pid in set(fresh) | set(stored)}
-    differing = {pid: delta for pid, delta in differing.items() if delta}
-    _add(session, {(on, pid): delta for pid, delta in differing.items()})
+    """Write the programs whose kept count differs from ``fresh``; return how many did.
+
+    Absolute values in two statements (a national rebuild writes thousands of programs at once).
+    """
+    differing = sorted(pid for pid in set(fresh) | set(stored) if fresh.get(pid, 0) != stored.get(pid, 0))
+    if not differing:
+        return 0
+    table = table_of(RegisteredCount)
+    for start in range(0, len(differing), LOOKUP_CHUNK):
+        part = differing[start : start + LOOKUP_CHUNK]
+        session.execute(delete(table).where(table.c.reference_date == on, in_values(session, table.c.program_id, part)))
+    rows = [{"reference_date": on, "program_id": pid, "registered": fresh[pid]} for pid in differing if fresh.get(pid)]
+    if rows:
+        session.execute(insert(table), rows)
     return len(differing)
 
 
