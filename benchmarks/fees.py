@@ -4,9 +4,12 @@ Builds a dedicated PostgreSQL database (``pmh_bench_fees``) with every 市区町
 running three programs and N registrations spread over them (``generate_series``; about one in ten
 certificates has a change, one in twenty ended before the reference date, one in forty-one was
 uploaded after it, one in ninety-seven was rejected by the review queue, one in fifty is a second
-certificate of a person already counted), then measures ``pmh fees compute --fiscal-year 2027 --json``
-in a child process: wall time and the child's peak RSS. The figures are checked against an
-independent formulation of the same rule (DISTINCT ON per certificate) run in the database.
+certificate of a person already counted). The load writes the tables directly, so the kept registered
+counts of the reference date are then built once from the versions (``pmh fees rebuild-counts``: the
+aggregate fees computed before the summary existed, timed as ``rebuild_seconds``); the uploads keep
+them up to date in production. Then it measures ``pmh fees compute --fiscal-year 2027 --json`` in a
+child process: wall time and the child's peak RSS. The figures are checked against an independent
+formulation of the same rule (DISTINCT ON per certificate) run in the database.
 
     .venv/bin/python benchmarks/fees.py --registrations 1000000
     .venv/bin/python benchmarks/fees.py --registrations 15000000 --json
@@ -197,6 +200,12 @@ def run(registrations: int, keep: bool, check: bool) -> dict[str, object]:
             env, "fees", "price", "--fiscal-year", str(FISCAL_YEAR), "--version", "final", "--unit", UNIT_YEN,
             "--introduction-total", str(INTRODUCTION_TOTAL),
         )  # fmt: skip
+        # The registered counts of the reference date are kept at import time; this load wrote the
+        # tables directly, so the summary is built once from the versions (the computation fees used
+        # before the summary existed, timed as rebuild_seconds).
+        _, rebuild_seconds, _ = measured(
+            env, "fees", "rebuild-counts", "--reference-date", REFERENCE_DATE.isoformat(), "--json"
+        )
         stdout, seconds, peak = measured(
             env, "fees", "compute", "--fiscal-year", str(FISCAL_YEAR), "--json", sample_seconds=0.02
         )
@@ -210,6 +219,7 @@ def run(registrations: int, keep: bool, check: bool) -> dict[str, object]:
             "annual_fee": report["totals"]["annual_fee"],
             "introduction_fee": report["totals"]["introduction_fee"],
             "load_seconds": round(load_seconds, 1),
+            "rebuild_seconds": round(rebuild_seconds, 1),
         }
         if check:
             started = time.perf_counter()
@@ -243,7 +253,8 @@ def main() -> None:
     print(
         f"{figures['registrations']:,} registrations, {figures['municipalities']:,} municipalities: "
         f"fees computed in {figures['seconds']} s, peak RSS {figures['peak_rss_mb']} MB "
-        f"(load {figures['load_seconds']} s; check: {figures.get('check', 'skipped')})"
+        f"(load {figures['load_seconds']} s, summary built from the versions in {figures['rebuild_seconds']} s; "
+        f"check: {figures.get('check', 'skipped')})"
     )
 
 

@@ -16,6 +16,7 @@ from pmh.onboarding.service import formula_safe
         (0, None, False, "none"),
         (999, 10_000, True, "none"),  # under 1,000 people nothing is mandatory, whatever else
         (1_000, None, False, "basic"),
+        (1_000, 500, True, "basic"),  # handlers and incidents change nothing below 10,000
         (9_999, 10_000, True, "basic"),  # 1,000–9,999: 基礎項目 only, whatever else
         (10_000, None, False, "basic"),
         (10_000, 499, False, "basic"),
@@ -29,7 +30,10 @@ from pmh.onboarding.service import formula_safe
         (100_000, None, True, "full"),
         (299_999, 499, False, "priority"),
         (299_999, 500, False, "full"),
+        (299_999, None, True, "full"),  # a serious incident in the past year, few handlers
+        (299_999, 499, True, "full"),
         (300_000, None, False, "full"),
+        (300_000, 1, False, "full"),  # from 300,000 people always 全項目, whatever the handlers
         (15_000_000, 1, False, "full"),
     ],
 )

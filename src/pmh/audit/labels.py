@@ -41,6 +41,7 @@ ACTION_LABELS: dict[str, str] = {
     "onboarding.set": "準備状況の更新",
     "onboarding.deadline": "準備の期限の設定",
     "onboarding.export": "準備状況の書き出し",
+    "fees.rebuild_counts": "登録対象者数の集計の再計算",
 }
 
 SUBJECT_LABELS: dict[str, str] = {
@@ -55,6 +56,7 @@ SUBJECT_LABELS: dict[str, str] = {
     "onboarding": "準備状況",
     "onboarding_step": "準備の手順",
     "onboarding_deadline": "準備の期限",
+    "registered_counts": "登録対象者数の集計",
 }
 
 

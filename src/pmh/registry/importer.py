@@ -24,7 +24,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import IO, Any, BinaryIO, Literal
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pmh.audit import service as audit
@@ -34,6 +34,7 @@ from pmh.cards import service as cards
 from pmh.db import table_of, utcnow
 from pmh.errors import FieldError, InvalidInput, NotFound, PmhError
 from pmh.privacy import mask_my_numbers
+from pmh.registry import counts
 from pmh.registry import service as registry
 from pmh.registry.guard import Verdict, check_link
 from pmh.registry.models import Certificate, CertificateVersion, LinkReview, PayerNumber, Program, Upload, UploadProblem
@@ -53,7 +54,7 @@ PointerOf = Callable[[int, str], str]
 
 # Identity facts: left empty in a 変更 they keep their previous value (docs/upload-format.md).
 IDENTITY_FIELDS = ("name", "name_kana", "birth_date", "sex")
-UPLOAD_LOCK_NAMESPACE = 0x706D6875  # "pmhu": advisory-lock namespace of uploads (PostgreSQL)
+UPLOAD_LOCK_NAMESPACE = counts.UPLOAD_LOCK_NAMESPACE  # advisory-lock namespace of uploads (PostgreSQL)
 
 
 def file_reader(stream: BinaryIO) -> RowReader:
@@ -209,14 +210,8 @@ class _Context:
     lines: dict[int, int] = field(default_factory=dict)
     """File lines of the rows that do not start on ``row + 1`` (after a value spanning lines)."""
     pointer_of: PointerOf | None = None
-
-
-def _lock_municipality(session: Session, municipality_id: int) -> None:
-    """Serialise the uploads of one municipality (SQLite's write lock already serialises everything)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": UPLOAD_LOCK_NAMESPACE, "id": municipality_id}
-        )
+    count_dates: list[dt.date] = field(default_factory=list)
+    """The reference dates whose registered counts are kept (``pmh.registry.counts``)."""
 
 
 def _program_rules(session: Session, municipality_id: int) -> tuple[dict[str, ProgramRule], dict[str, int]]:
@@ -251,7 +246,7 @@ def run_import(
     ``pointer_of`` gives each stored problem of a row its JSON pointer (registration-API batches).
     """
     municipality_id = caller.organisation_id
-    _lock_municipality(session, municipality_id)
+    counts.lock_municipality(session, municipality_id)
     first = session.scalar(
         select(Upload)
         .where(Upload.municipality_id == municipality_id, Upload.content_digest == digest, Upload.status == "applied")
@@ -280,11 +275,15 @@ def run_import(
         is not None
     )
     context = _Context(session, caller, upload, program_ids, ProblemSpool(), has_certificates, pointer_of=pointer_of)
+    context.count_dates = counts.tracked_dates(session)
     try:
         _apply_all(context, reader(rules, registry.gaiji_table(session, municipality_id)), allow_partial, progress)
         _store_problems(context)
     finally:
         context.spool.close()
+    if upload.status == "applied" and context.count_dates and not has_certificates:
+        # A first load was not counted chunk by chunk (nothing to compare with): count it in one go.
+        counts.refresh_municipality(session, municipality_id)
     audit.record(
         session,
         caller,
@@ -687,6 +686,11 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
     if not planned:
         return
     session, upload = context.session, context.upload
+    before = (
+        counts.snapshot(session, _count_keys(context, planned), context.count_dates)
+        if context.has_certificates
+        else None
+    )
     now = utcnow()
     new = [p for p in planned if p.existing is None]
     if new:
@@ -774,6 +778,7 @@ def _write(context: _Context, planned: list[_Planned]) -> None:
                 if step.verdict is not None
             ],
         )
+    counts.apply(session, before)
     context.accepted += len(planned)
     context.held += sum(1 for step in planned if _is_held(step))
 
@@ -791,6 +796,7 @@ def _withdraw(context: _Context, withdrawals: list[_Withdrawal]) -> None:
     session, upload = context.session, context.upload
     versions = table_of(CertificateVersion)
     now = utcnow()
+    before = counts.snapshot(session, _withdrawal_keys(context, withdrawals), context.count_dates)
     for withdrawal in withdrawals:
         certificate_id = withdrawal.existing.certificate_id
         session.execute(
@@ -812,6 +818,25 @@ def _withdraw(context: _Context, withdrawals: list[_Withdrawal]) -> None:
         context.accepted += 1
         if _restore_identity(context, withdrawal, now):
             context.held += 1
+    counts.apply(session, before)
+
+
+def _withdrawal_keys(context: _Context, withdrawals: list[_Withdrawal]) -> set[counts.Key]:
+    """Return the (program, person) pairs withdrawals change: the current person and the one restored."""
+    if not withdrawals or not context.count_dates:
+        return set()
+    ids = [w.existing.certificate_id for w in withdrawals]
+    rows = context.session.execute(
+        select(Certificate.program_id, Certificate.person_digest, CertificateVersion.previous_person_digest)
+        .join(CertificateVersion, CertificateVersion.certificate_id == Certificate.id)
+        .where(Certificate.id.in_(ids))
+    )
+    keys: set[counts.Key] = set()
+    for program_id, digest, previous in rows:
+        keys.add((program_id, digest))
+        if previous is not None:
+            keys.add((program_id, previous))
+    return keys
 
 
 def _restore_identity(context: _Context, withdrawal: _Withdrawal, now: dt.datetime) -> bool:
@@ -867,6 +892,17 @@ def _restore_identity(context: _Context, withdrawal: _Withdrawal, now: dt.dateti
     )
     session.flush()
     return True
+
+
+def _count_keys(context: _Context, planned: list[_Planned]) -> set[counts.Key]:
+    """Return the (program, person) pairs a chunk changes: a changed identity moves a certificate between two."""
+    keys = set()
+    for step in planned:
+        program_id = context.program_ids[step.row.payer_number]
+        keys.add((program_id, step.digest))
+        if step.existing is not None:
+            keys.add((program_id, step.existing.person_digest))
+    return keys
 
 
 def _is_held(step: _Planned) -> bool:

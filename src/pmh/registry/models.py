@@ -170,6 +170,35 @@ class LinkReview(TimestampedBase):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class RegisteredCountDate(Base):
+    """A reference date whose registered counts (``registered_counts``) are kept up to date.
+
+    Only dates listed here are read from the summary; any other date is counted from the versions.
+    """
+
+    __tablename__ = "registered_count_dates"
+
+    reference_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RegisteredCount(Base):
+    """How many people one program registered on a tracked reference date (登録対象者数, the fee basis).
+
+    Kept in the transaction of every change to certificates (uploads, API batches, review decisions)
+    so that the fees read one row per program instead of every version (docs/operator.md). A program
+    without a row counts 0.
+    """
+
+    __tablename__ = "registered_counts"
+
+    reference_date: Mapped[dt.date] = mapped_column(
+        Date, ForeignKey("registered_count_dates.reference_date"), primary_key=True
+    )
+    program_id: Mapped[int] = mapped_column(BigId, ForeignKey("programs.id"), primary_key=True)
+    registered: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class GaijiMapping(Base):
     """A municipality's 外字対応表 entry: a private or non-JIS character and what it stands for."""
 

@@ -4,7 +4,7 @@ people were registered on a date (the basis of the operating fee). Counts only, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,6 +79,55 @@ def registered_counts(
     is the valid_to of the highest version number. A program id stands for (municipality, program code),
     unique among programs. Same rule and figures as ``registered_counts_by_rule``.
     """
+    counted = _counted(session, reference_date, exclude_program_ids)
+    stmt = select(counted.c.municipality_id, sa.func.count()).group_by(counted.c.municipality_id)
+    counts = _run_count(session, stmt)
+    if not counts:
+        return {}
+    found = select(Organisation.id, Organisation.code).where(
+        in_values(session, Organisation.__table__.c.id, list(counts))
+    )
+    codes = {int(organisation_id): code for organisation_id, code in session.execute(found)}
+    return {codes[municipality_id]: count for municipality_id, count in counts.items()}
+
+
+def registered_counts_per_program(
+    session: Session, reference_date: dt.date, municipality_id: int | None = None
+) -> dict[int, int]:
+    """Return, per program id, the registered count on ``reference_date`` (same rule as ``registered_counts``).
+
+    The programs of one municipality only when ``municipality_id`` is given. Programs counting nobody
+    are absent. This is how the kept summary (``pmh.registry.counts``) is built and rebuilt.
+    """
+    extra = [Certificate.municipality_id == municipality_id] if municipality_id is not None else []
+    counted = _counted(session, reference_date, (), extra)
+    stmt = select(counted.c.program_id, sa.func.count()).group_by(counted.c.program_id)
+    return _run_count(session, stmt)
+
+
+def _run_count(session: Session, stmt: sa.Select[Any]) -> dict[int, int]:
+    """Run one GROUP BY over the counted registrations with the PostgreSQL settings it needs."""
+    if is_postgresql(session):
+        # One query sorts or hashes every registration: give it memory instead of temporary files.
+        session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        # Certificates and their versions are written in certificate order, so a merge join along the
+        # primary key and the (certificate_id, version) index streams them without a hash table
+        # (measured 25–30 % faster at 500,000 registrations, docs/performance.md).
+        session.execute(sa.text("SET LOCAL enable_hashjoin = off"))
+    counts = {int(key): int(count) for key, count in session.execute(stmt)}
+    if is_postgresql(session):
+        session.execute(sa.text("RESET enable_hashjoin"))  # the rest of the transaction plans as usual
+        session.execute(sa.text("RESET work_mem"))
+    return counts
+
+
+def _counted(
+    session: Session,
+    reference_date: dt.date,
+    exclude_program_ids: Collection[int] = (),
+    extra: Sequence[sa.ColumnElement[bool]] = (),
+) -> sa.Subquery:
+    """Return the registrations counted on ``reference_date``: one (municipality, program, person) each."""
     cutoff = end_of_day_utc(reference_date)
     # A version withdrawn (取消) by the end of the date is as if never issued; one withdrawn later still
     # counted then (later uploads do not change a past count).
@@ -86,6 +135,7 @@ def registered_counts(
         CertificateVersion.recorded_at < cutoff,
         sa.or_(CertificateVersion.withdrawn_at.is_(None), CertificateVersion.withdrawn_at >= cutoff),
         Certificate.link_status != "rejected",
+        *extra,
     ]
     if exclude_program_ids:
         conditions.append(sa.not_(in_values(session, Certificate.__table__.c.program_id, list(exclude_program_ids))))
@@ -129,26 +179,7 @@ def registered_counts(
     changed = select(per_certificate.c.municipality_id, per_certificate.c.program_id, per_certificate.c.person).where(
         chosen_from <= on, sa.or_(end == _OPEN_END, on <= end)
     )
-    counted = sa.union(single, changed).subquery()  # UNION: one per person per program
-    stmt = select(counted.c.municipality_id, sa.func.count()).group_by(counted.c.municipality_id)
-    if is_postgresql(session):
-        # One query sorts or hashes every registration: give it memory instead of temporary files.
-        session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        # Certificates and their versions are written in certificate order, so a merge join along the
-        # primary key and the (certificate_id, version) index streams them without a hash table
-        # (measured 25–30 % faster at 500,000 registrations, docs/performance.md).
-        session.execute(sa.text("SET LOCAL enable_hashjoin = off"))
-    counts = {int(municipality_id): int(count) for municipality_id, count in session.execute(stmt)}
-    if is_postgresql(session):
-        session.execute(sa.text("RESET enable_hashjoin"))  # the rest of the transaction plans as usual
-        session.execute(sa.text("RESET work_mem"))
-    if not counts:
-        return {}
-    found = select(Organisation.id, Organisation.code).where(
-        in_values(session, Organisation.__table__.c.id, list(counts))
-    )
-    codes = {int(organisation_id): code for organisation_id, code in session.execute(found)}
-    return {codes[municipality_id]: count for municipality_id, count in counts.items()}
+    return sa.union(single, changed).subquery()  # UNION: one per person per program
 
 
 # Day numbers are shifted to be positive (dates from 1890 on) and packed below 10**5 each; versions below 10**6.
@@ -207,7 +238,7 @@ def registered_counts_by_rule(
         .execution_options(yield_per=10_000)
     )
     excluded = set(exclude_program_ids)
-    certificates: dict[int, _Tracked] = {}
+    certificates: dict[int, Tracked] = {}
     for (
         code,
         program_id,
@@ -220,7 +251,7 @@ def registered_counts_by_rule(
         valid_to,
     ) in session.execute(stmt):
         if program_id not in excluded:
-            tracked = certificates.setdefault(certificate_id, _Tracked(code, program_code, person))
+            tracked = certificates.setdefault(certificate_id, Tracked((code, program_code, person)))
             tracked.add((effective_from, version), valid_from, valid_to, reference_date)
     counted = {t.key for t in certificates.values() if t.valid_on(reference_date)}
     totals: dict[str, int] = {}
@@ -229,11 +260,14 @@ def registered_counts_by_rule(
     return totals
 
 
-class _Tracked:
-    """One certificate's versions as far as they matter on the reference date (see ``version_in_force``)."""
+class Tracked:
+    """One certificate's versions as far as they matter on the reference date (see ``version_in_force``).
 
-    def __init__(self, code: str, program_code: str, person: str) -> None:
-        self.key = (code, program_code, person)
+    ``key`` is what the certificate counts as (one per person per program); the caller chooses its form.
+    """
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
         self.first: tuple[tuple[dt.date, int], dt.date] | None = None
         self.in_force: tuple[tuple[dt.date, int], dt.date] | None = None
         self.newest: tuple[int, dt.date | None] | None = None

@@ -18,6 +18,7 @@ from pmh.cards import service as cards
 from pmh.codes.checkdigits import check_number
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.reference import catalogue
+from pmh.registry import counts
 from pmh.registry.asof import end_date, validity_status, version_in_force
 from pmh.registry.models import Certificate, CertificateVersion, GaijiMapping, LinkReview, PayerNumber, Program
 from pmh.registry.names import name_forms
@@ -380,7 +381,9 @@ def resolve_link_review(session: Session, caller: Caller, review_id: int, decisi
     review.resolution_note = note
     review.resolved_by = caller.actor
     review.resolved_at = clock.now()
+    counts.lock_municipality(session, review.municipality_id)  # the kept counts change with the verdict
     certificate = session.get_one(Certificate, review.certificate_id, with_for_update=True)
+    before = counts.snapshot(session, {(certificate.program_id, certificate.person_digest)})
     still_open = session.scalar(
         select(LinkReview.id).where(
             LinkReview.certificate_id == certificate.id, LinkReview.status == "open", LinkReview.id != review.id
@@ -390,6 +393,8 @@ def resolve_link_review(session: Session, caller: Caller, review_id: int, decisi
         certificate.link_status = "rejected"
     elif still_open is None:
         certificate.link_status = "linked"
+    session.flush()
+    counts.apply(session, before)
     audit.record(session, caller, f"link_review.{decision}", "certificate", str(certificate.id), {"review": review.id})
 
 

@@ -1,7 +1,7 @@
 """audit: entries are appended unsealed and sealed into their chain later by a sealer
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-07 09:00:00.000000
 
 Rules for every revision (see docs/development.md):
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0016"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

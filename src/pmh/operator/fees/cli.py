@@ -124,3 +124,42 @@ def compute(
         )
     if not report.municipalities:
         stdout.print("対象となる自治体はありません。")
+
+
+@fees_app.command("rebuild-counts")
+def rebuild_counts(
+    reference_dates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference-date",
+            help="集計を保つ基準日（複数可。省略時は保っている基準日と令和8年4月1日以降の各年度の基準日）",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """登録対象者数の集計（基準日・制度ごと）を受給者証の版から数え直します。"""
+    try:
+        dates = [parse_date(text) for text in reference_dates or []]
+    except DateFormatError as exc:
+        fail(f"--reference-date: {exc}", code=2)
+    try:
+        caller = cli_operator()
+        with unit_of_work() as session:
+            changed = service.rebuild_counts(session, caller, dates or None)
+    except PmhError as exc:
+        fail_with(exc, as_json)
+    if as_json:
+        print_json(
+            {
+                "reference_dates": [
+                    {"reference_date": on.isoformat(), "changed_programs": n} for on, n in changed.items()
+                ]
+            }
+        )
+        return
+    for on, n in changed.items():
+        stdout.print(
+            f"基準日 {on}: "
+            + (f"{n:,}制度の登録対象者数を直しました。" if n else "集計は受給者証の版と一致しています。"),
+            highlight=False,
+        )

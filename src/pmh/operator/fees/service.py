@@ -28,12 +28,14 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pmh import csvfiles
+from pmh import clock, csvfiles
+from pmh.audit import service as audit
 from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year, format_fiscal_year
 from pmh.errors import FieldError, InvalidInput, NotFound
 from pmh.operator.contracts import service as contracts
 from pmh.operator.models import FeePrice
+from pmh.registry import counts as kept_counts
 from pmh.registry import participation
 
 PriceVersion = Literal["estimate", "final"]
@@ -260,7 +262,9 @@ def compute(
             joining.setdefault(program.municipality_code, []).append(program)
         if introduced == fy:
             introducing.setdefault(program.municipality_code, []).append(program)
-    counts = participation.registered_counts(session, on, exclude_program_ids=not_operating)
+    counts = kept_counts.municipality_counts(session, on, not_operating)
+    if counts is None:  # a date whose counts are not kept: count it from the versions
+        counts = participation.registered_counts(session, on, exclude_program_ids=not_operating)
     divisor = price.introducing_municipalities if price.introducing_municipalities is not None else len(introducing)
     share = introduction_fee(price.introduction_total or 0, divisor)
     payments = contracts.payment_choices(session)
@@ -295,6 +299,41 @@ def compute(
         introduction_fee_each=share,
         municipalities=result,
     )
+
+
+def default_count_dates(session: Session) -> list[dt.date]:
+    """Return the reference dates ``rebuild-counts`` keeps by default.
+
+    Those already kept, and those of every fee year from FY2027 to the year after next (whose
+    reference date is next April 1 at the latest).
+    """
+    last = fiscal_year(clock.today()) + 2
+    defaults = {reference_date_for(fy) for fy in range(FIRST_FEE_YEAR, last + 1)}
+    return sorted(defaults | set(kept_counts.tracked_dates(session)))
+
+
+def rebuild_counts(session: Session, caller: Caller, dates: list[dt.date] | None = None) -> dict[dt.date, int]:
+    """Recount the kept registered counts from the versions; audited when a count changed or a date was added.
+
+    Returns, per reference date, how many programs' counts changed (0 everywhere: the summary was right).
+    """
+    wanted = dates or default_count_dates(session)
+    known = set(kept_counts.tracked_dates(session))
+    changed = kept_counts.rebuild(session, wanted)
+    added = sorted(set(wanted) - known)
+    if added or any(changed.values()):
+        audit.record(
+            session,
+            caller,
+            "fees.rebuild_counts",
+            "registered_counts",
+            ",".join(on.isoformat() for on in sorted(changed)),
+            {
+                "added_dates": [on.isoformat() for on in added],
+                "changed_programs": {on.isoformat(): n for on, n in sorted(changed.items())},
+            },
+        )
+    return changed
 
 
 INVOICE_HEADER = (
