@@ -7,7 +7,7 @@ import io
 import pytest
 
 from pmh.codes.text import normalize_text
-from pmh.csvfiles import rows_under_header
+from pmh.csvfiles import rows_under_header, text_stream
 from pmh.errors import InvalidInput
 
 
@@ -38,3 +38,19 @@ def test_the_caller_chooses_how_header_names_are_tidied() -> None:
     with pytest.raises(InvalidInput):
         list(rows_under_header(io.StringIO(full_width), ("a", "b")))
     assert list(rows_under_header(io.StringIO(full_width), ("a", "b"), normalize_text)) == [(1, {"a": "1", "b": "2"})]
+
+
+def test_a_lone_carriage_return_is_a_line_break() -> None:
+    """Old Mac files end lines with CR alone: read as lines, never a crash (found by the API fuzz)."""
+    assert list(rows_under_header(text_stream("a,b\r1,2\r3,4\r"), ("a", "b"))) == [
+        (1, {"a": "1", "b": "2"}),
+        (2, {"a": "3", "b": "4"}),
+    ]
+
+
+def test_a_file_the_csv_reader_cannot_split_is_refused_with_its_row() -> None:
+    stream = io.StringIO("a,b\n1,2\n\r0\n")  # a stream that keeps the CR inside a line
+    with pytest.raises(InvalidInput) as refused:
+        list(rows_under_header(stream, ("a", "b")))
+    assert [(e.field, e.code, e.row) for e in refused.value.errors] == [("file", "unreadable_csv", 2)]
+    assert "CSV" in refused.value.message

@@ -4,6 +4,7 @@ writer every CSV pmh writes goes through, which keeps a cell from being taken fo
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
@@ -24,7 +25,11 @@ def rows_under_header(
     also turn a Japanese heading into its column name.
     """
     reader = csv.DictReader(stream)
-    header = [clean(h.lstrip("\ufeff")) for h in reader.fieldnames or []]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise unreadable(0, exc) from None
+    header = [clean(h.lstrip("\ufeff")) for h in fieldnames or []]
     missing = [c for c in required if c not in header]
     if missing:
         named = [(labels or {}).get(c, c) for c in missing]
@@ -36,7 +41,30 @@ def rows_under_header(
             ],
         )
     reader.fieldnames = header
-    yield from enumerate(reader, start=1)
+    number = 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            yield number, row
+    except csv.Error as exc:
+        raise unreadable(number + 1, exc) from None
+
+
+def unreadable(row: int, error: csv.Error) -> InvalidInput:
+    """Return the refusal of a CSV the reader cannot split into rows (a stray quote or line break)."""
+    message = (
+        f"{row}行目をCSVとして読めません（引用符や改行の位置が正しくありません）。"
+        "表計算ソフトで「CSV（コンマ区切り）」として保存し直してください。"
+    )
+    return InvalidInput(message, [FieldError("file", "unreadable_csv", message, row)])
+
+
+def text_stream(text: str) -> io.StringIO:
+    """Return a CSV text as a stream the csv module reads right: every line break (CR, LF, CRLF) as one.
+
+    ``io.StringIO`` translates nothing by default, and a lone CR then reads as "new-line character
+    seen in unquoted field"; ``newline=""`` is what the csv module asks for.
+    """
+    return io.StringIO(text, newline="")
 
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

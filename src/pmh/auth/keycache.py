@@ -104,11 +104,16 @@ class Listener(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
+        warned = False
         while not self._stopping.is_set():
             try:
                 self._listen()
             except Exception as exc:
-                log.warning("api key revocation listener disconnected: %s", type(exc).__name__)
+                # Any failure means no cache until listening again; warn once per outage, not every second.
+                warned = warned and not self._cache.connected
+                level = logging.DEBUG if warned else logging.WARNING
+                log.log(level, "api key revocation listener disconnected: %s", type(exc).__name__)
+                warned = True
             self._cache.disconnect()
             self._stopping.wait(RECONNECT_SECONDS)
 

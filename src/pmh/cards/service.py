@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -20,7 +19,7 @@ from pmh.cards.models import InsuranceRecord, TestCard
 from pmh.codes.checkdigits import check_number
 from pmh.codes.text import is_katakana, normalize_digits, normalize_kana, normalize_text
 from pmh.codes.wareki import DateFormatError, parse_date
-from pmh.csvfiles import rows_under_header
+from pmh.csvfiles import rows_under_header, text_stream
 from pmh.db import table_of, utcnow
 from pmh.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound
 from pmh.privacy import my_number_digest
@@ -228,7 +227,7 @@ def _store(session: Session, records: list[dict[str, Any]], result: InsuranceImp
 
 def import_insurance_text(session: Session, text: str) -> InsuranceImport:
     """Import insurance records from CSV text (tests, the demo)."""
-    return import_insurance_records(session, io.StringIO(text))
+    return import_insurance_records(session, text_stream(text))
 
 
 # --- Test My Number cards (the simulated card service) ---------------------------------------

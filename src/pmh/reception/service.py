@@ -8,7 +8,6 @@ card tap at the same institution links by itself (マイナ診察券).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pmh.audit import service as audit
 from pmh.auth.schemas import Caller
 from pmh.codes.text import is_katakana, normalize_digits, normalize_kana, normalize_text
 from pmh.codes.wareki import DateFormatError, parse_date
-from pmh.csvfiles import rows_under_header
+from pmh.csvfiles import rows_under_header, text_stream
 from pmh.errors import Conflict, FieldError, InvalidInput
 from pmh.reception.models import Patient
 from pmh.reception.schemas import PATIENT_COLUMN_LABELS, PATIENT_COLUMNS, PatientImportResult, PatientRead
@@ -218,7 +217,7 @@ class _Import:
 
 def _lines(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     text = data.decode(detect_encoding(data[:65536]), errors="strict")
-    return rows_under_header(io.StringIO(text), PATIENT_COLUMNS, _column, PATIENT_COLUMN_LABELS)
+    return rows_under_header(text_stream(text), PATIENT_COLUMNS, _column, PATIENT_COLUMN_LABELS)
 
 
 _COLUMN_OF_HEADING = {label: column for column, label in PATIENT_COLUMN_LABELS.items()} | {"氏名カナ": "name_kana"}

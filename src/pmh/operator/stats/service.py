@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -17,6 +16,7 @@ from pmh.auth.schemas import Caller
 from pmh.codes.fiscal import fiscal_year
 from pmh.codes.prefectures import UnknownPrefectureError, prefecture_code
 from pmh.codes.text import normalize_text
+from pmh.csvfiles import text_stream, unreadable
 from pmh.errors import FieldError, InvalidInput
 from pmh.onboarding import service as onboarding
 from pmh.operator.stats.matching import Candidate, match_name
@@ -228,7 +228,10 @@ class _ListRow:
 
 def _parse_list(text: str, default_year: int | None) -> list[_ListRow]:
     """Read a participation list's rows; refuse (with row, column and reason) what cannot be read."""
-    records = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        records = list(csv.reader(text_stream(text.lstrip("\ufeff"))))
+    except csv.Error as exc:
+        raise unreadable(0, exc) from None
     if records and normalize_text(records[0][0] if records[0] else "") in _HEADER_NAMES:
         records = records[1:]
     known_programs = {p.code for p in catalogue.programs()}
