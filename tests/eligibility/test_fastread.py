@@ -202,3 +202,10 @@ def test_the_app_serves_the_read_on_the_loop_with_a_cached_key(world: World) -> 
     assert nothing.status_code == 200 and nothing.json()["subsidies"] == []
     assert wrong.status_code == 401
     assert len(_audit(world)) == 5
+
+
+def test_the_read_path_inserts_every_column_an_append_writes() -> None:
+    from pmh.audit import service as audit
+
+    assert tuple(audit.entry_values(0, None, "eligibility.read", "reception", "1")) == audit.APPENDED_COLUMNS
+    assert all(f"%({name})s" in fastread.INSERT_AUDIT_SQL for name in audit.APPENDED_COLUMNS)

@@ -95,6 +95,21 @@ class SealConflict(RuntimeError):
     """An entry the sealer was linking had been sealed already (only possible by someone bypassing the sealer)."""
 
 
+APPENDED_COLUMNS = (
+    "chain",
+    "occurred_at",
+    "organisation_id",
+    "actor",
+    "role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "detail",
+    "form",
+)
+"""The columns an append writes (:func:`entry_values`); the chain's link columns are the sealer's."""
+
+
 def entry_values(
     chain: int,
     caller: Caller | None,

@@ -105,21 +105,9 @@ SELECT
 
 _MONTHS = cast(Table, CopayMonth.__table__)
 READ_SQL = _read_statement()
-_AUDIT_COLUMNS = (
-    "chain",
-    "occurred_at",
-    "organisation_id",
-    "actor",
-    "role",
-    "action",
-    "subject_type",
-    "subject_id",
-    "detail",
-    "form",
-)
 INSERT_AUDIT_SQL = (
-    f"INSERT INTO {_ENTRIES.name} ({', '.join(_AUDIT_COLUMNS)}) "
-    f"VALUES ({', '.join(f'%({name})s' for name in _AUDIT_COLUMNS)})"
+    f"INSERT INTO {_ENTRIES.name} ({', '.join(audit.APPENDED_COLUMNS)}) "
+    f"VALUES ({', '.join(f'%({name})s' for name in audit.APPENDED_COLUMNS)})"
 )
 _KEEP_FIRST_READ = (
     f"UPDATE {_LINKS.name} SET first_read_at = %(at)s, first_read = %(snapshot)s "
