@@ -354,6 +354,15 @@ class Load:
     error_sample: str
     warmup_requests: int
     server_cpu: float
+    worker_restarts: int = 0
+
+
+def _workers(pid: int) -> set[int]:
+    """Return the worker processes of the uvicorn supervisor ``pid`` (a new one means a worker was restarted)."""
+    try:
+        return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except (FileNotFoundError, ProcessLookupError):
+        return set()
 
 
 def _tree_cpu_seconds(pid: int) -> float:
@@ -416,12 +425,14 @@ async def _drive(
 
     with _WaitSampler(url, unsealed=True) as sampler:
         cpu_before = _tree_cpu_seconds(server_pid)
+        workers_before = _workers(server_pid)
         start = time.perf_counter()
         await asyncio.gather(*(measure(i, start + seconds) for i in range(clients)))
         cpu = _tree_cpu_seconds(server_pid) - cpu_before
+        restarts = len(_workers(server_pid) - workers_before)
     for _, writer in connections:
         writer.close()
-    load = Load(latencies, max(finished) - start, errors, samples[0] if samples else "", warmup, cpu)
+    load = Load(latencies, max(finished) - start, errors, samples[0] if samples else "", warmup, cpu, restarts)
     return load, sampler.averages()
 
 
@@ -764,6 +775,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
         "server_cpu_ms_per_request": round(load.server_cpu / requests * 1000, 2),
+        "worker_restarts": load.worker_restarts,
         "ceiling_per_s": round(tps),
         "pgbench_latency_ms": pgbench_latency,
         "ratio": round(req_per_s / tps, 3),

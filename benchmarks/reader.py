@@ -48,6 +48,7 @@ from eligibility import (
     _serve,
     _stop,
     _tree_cpu_seconds,
+    _workers,
 )
 
 DATABASE = "pmh_bench_reader"
@@ -148,10 +149,12 @@ async def _drive(
     latencies.clear()
     warm_errors = dict(errors)
     cpu_before = _tree_cpu_seconds(server_pid)
+    workers_before = _workers(server_pid)
     start = time.perf_counter()
     await asyncio.gather(*(run(i, start + seconds) for i in range(clients)))
     elapsed = time.perf_counter() - start
     cpu = _tree_cpu_seconds(server_pid) - cpu_before
+    restarts = len(_workers(server_pid) - workers_before)
     for _, writer in connections:
         writer.close()
     if warm_errors or errors:
@@ -166,6 +169,7 @@ async def _drive(
         "max_ms": round(ordered[-1] * 1000, 2),
         "server_cpu_ms_per_session": round(cpu / len(ordered) * 1000, 2),
         "errors": 0,
+        "worker_restarts": restarts,
     }
 
 
