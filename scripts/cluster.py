@@ -166,7 +166,9 @@ def start(
             group=user,
             extra_groups=[] if user else None,
             start_new_session=True,
-            cwd=log.parent,
+            # A daemon run as another user works from "/": Patroni's worker processes chdir back to the
+            # parent's directory, which that user may not enter (a 0700 var/ from `scripts/serve`).
+            cwd="/" if user else log.parent,
         )
     state["processes"][name] = {"pid": process.pid, "log": str(log), "command": command[0]}
     save_state(state)

@@ -73,11 +73,12 @@ def cluster_env() -> Iterator[dict[str, str]]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " — CI ではこのテストは省略できません。", pytrace=False)
         pytest.skip(reason)
+    # Left 0700, as `scripts/serve` leaves var/: the postgres user cannot enter it, so the members'
+    # data goes under /var/tmp and the daemons run from "/" (scripts/cluster.py members_root, start).
     directory = Path(tempfile.mkdtemp(prefix="pmh-cluster-test-"))
-    directory.chmod(0o755)  # the postgres user walks through it to its members' data
     env = {
         **os.environ,
-        "PMH_CLUSTER_DIR": str(directory / "cluster"),
+        "PMH_CLUSTER_DIR": str(directory / "var" / "cluster"),
         "PMH_CLUSTER_BASE_PORT": str(_free_base()),
     }
     try:
