@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmh import clock
+from pmh.registry import counts
 from pmh.registry.asof import certificates_on
 from pmh.registry.models import Certificate, LinkReview
-from pmh.registry.participation import registered_counts, registered_counts_by_rule
+from pmh.registry.participation import registered_counts, registered_counts_by_rule, registered_counts_per_program
 from pmh.registry.rows import COLUMNS
 from tests import factories as f
 from tests.registry.test_parsing import csv_bytes
@@ -224,3 +225,17 @@ def test_a_csv_withdrawal_needs_a_history_key_the_certificate_has(client: TestCl
         {"payer_number": f.KODOMO_PAYER, "recipient_number": f.recipient(5), "op": "取消", "history_key": "K-1"},
     )
     assert [e["code"] for e in nowhere["errors"]] == ["unknown_certificate"]
+
+
+def test_a_withdrawal_keeps_the_kept_counts_equal_to_the_versions(
+    client: TestClient, key: str, db_session: Session
+) -> None:
+    """The fees read the kept counts (pmh.registry.counts): a withdrawal must move them as it moves the versions."""
+    today = clock.today()
+    counts.rebuild(db_session, [today])  # today's count is kept from now on
+    send(client, key, record(1))
+    registered = counts.program_counts(db_session, today)
+    assert registered == registered_counts_per_program(db_session, today) and sum(registered.values()) == 1
+
+    assert send(client, key, withdrawn(record(1)))["accepted"] == 1
+    assert counts.program_counts(db_session, today) == registered_counts_per_program(db_session, today) == {}

@@ -161,7 +161,8 @@ def counted_pairs(session: Session, keys: set[Key], dates: list[dt.date]) -> dic
     """Return, per (date, program id), how many of the pairs ``keys`` count on that date.
 
     The rule of ``participation.registered_counts_by_rule``: a pair counts when one of its certificates
-    (rejected ones aside) was registered by the end of the date and valid on it.
+    (rejected ones aside) was registered by the end of the date and valid on it; a version withdrawn by
+    then does not count.
     """
     rows: list[Any] = []
     digests = sorted({digest for _, digest in keys})
@@ -178,6 +179,7 @@ def counted_pairs(session: Session, keys: set[Key], dates: list[dt.date]) -> dic
                 versions.valid_from,
                 versions.valid_to,
                 CertificateVersion.recorded_at,
+                CertificateVersion.withdrawn_at,
             )
             .join(CertificateVersion, CertificateVersion.certificate_id == certificates.id)
             .where(
@@ -191,7 +193,10 @@ def counted_pairs(session: Session, keys: set[Key], dates: list[dt.date]) -> dic
     for on in dates:
         cutoff = participation.end_of_day_utc(on)
         tracked: dict[int, participation.Tracked] = {}
-        for certificate_id, program_id, digest, version, effective, valid_from, valid_to, recorded in rows:
+        for certificate_id, program_id, digest, version, effective, valid_from, valid_to, recorded, withdrawn in rows:
+            # A version withdrawn (取消) by the end of the date is as if never issued (participation's rule).
+            if withdrawn is not None and withdrawn < cutoff:
+                continue
             if (program_id, digest) in keys and recorded < cutoff:
                 entry = tracked.setdefault(certificate_id, participation.Tracked((program_id, digest)))
                 entry.add((effective, version), valid_from, valid_to, on)
