@@ -521,27 +521,6 @@ def _read_path_script(url: str, ids: Sequence[int], day: str) -> tuple[str, int]
     return "\n".join(lines) + "\n", 2
 
 
-def _prepare_pgbench(url: str, ids: Sequence[int]) -> None:
-    """Tabulate each reception's own parameters, so that the script can pick one with ``\\gset``."""
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_receptions"))
-        conn.execute(
-            text(
-                "CREATE TABLE bench_receptions AS SELECT (row_number() OVER (ORDER BY r.id) - 1)::int AS n, "
-                "r.id AS rid, c.id AS certificate_id, c.program_id, r.person_digest "
-                "FROM receptions r JOIN reception_certificates rc ON rc.reception_id = r.id "
-                "JOIN certificates c ON c.id = rc.certificate_id WHERE r.id = ANY(:ids)"
-            ),
-            {"ids": list(ids)},
-        )
-        conn.execute(text("ALTER TABLE bench_receptions ADD PRIMARY KEY (n)"))
-        count = conn.execute(text("SELECT count(*) FROM bench_receptions")).scalar_one()
-    engine.dispose()
-    if count != len(ids):
-        raise SystemExit(f"{count} reception rows for {len(ids)} receptions: each must share exactly one certificate")
-
-
 class _WaitSampler:
     """Samples pg_stat_activity of the database every 50 ms: busy backends and those waiting for a lock."""
 
@@ -717,7 +696,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         insurance.unlink()
         load_seconds |= setup.seconds
     ids = setup.reception_ids
-    _prepare_pgbench(url, ids)
     engine = create_engine(url)
     with engine.connect() as conn:
         certificates = conn.execute(text("SELECT count(*) FROM certificates")).scalar_one()

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import random
-import re
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from eligibility import (
     PIN,
     _eligible_people,
     _environment,
+    _exchange,
     _free_port,
     _load_registry,
     _percentile,
@@ -101,15 +101,6 @@ def _post(path: str, key: str, body: dict[str, Any]) -> bytes:
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
     ).encode() + data
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    if match is None:
-        raise RuntimeError(f"response without Content-Length: {head[:300]!r}")
-    return int(head[9:12]), await reader.readexactly(int(match.group(1)))
 
 
 async def _drive(

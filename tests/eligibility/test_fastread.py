@@ -23,7 +23,7 @@ from pmh.auth import keycache
 from pmh.auth import service as auth
 from pmh.auth.schemas import Caller
 from pmh.cards import service as cards
-from pmh.db import get_engine, get_sessionmaker, make_engine
+from pmh.db import get_engine, get_sessionmaker, make_engine, utcnow
 from pmh.eligibility import fastread, result
 from pmh.eligibility import reader as eligibility
 from pmh.eligibility.models import Reception, ReceptionCertificate
@@ -159,16 +159,10 @@ def test_another_institution_and_a_withdrawn_consent_read_nothing(world: World) 
     with pytest.raises(NotFound):
         _read_fast(world, world.other, world.shared)
     with Session(world.engine) as session, session.begin():
-        session.get_one(Reception, world.shared).withdrawn_at = w_now()
+        session.get_one(Reception, world.shared).withdrawn_at = utcnow()
     with pytest.raises(NotFound):
         _read_fast(world, world.caller, world.shared)
     assert _audit(world) == []  # a refused read reads nobody's data and writes no entry
-
-
-def w_now() -> Any:
-    from pmh.db import utcnow
-
-    return utcnow()
 
 
 def test_the_app_serves_the_read_on_the_loop_with_a_cached_key(world: World) -> None:

@@ -25,13 +25,17 @@ _bearer = HTTPBearer(auto_error=False, description="組織・ロールごとに�
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
+    return credentials.credentials
+
+
 def requires(*roles: Role) -> Any:
     """Return a dependency that authenticates the bearer key and admits only the given roles."""
 
     def caller_with_role(request: Request, session: SessionDep, credentials: BearerDep) -> Caller:
-        if credentials is None or not credentials.credentials:
-            raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
-        caller = authenticated(session, credentials.credentials, client_address(request))
+        caller = authenticated(session, _bearer_token(credentials), client_address(request))
         service.require_role(caller, roles)
         return caller
 
@@ -48,9 +52,7 @@ def requires_on_loop(*roles: Role) -> Any:
     """
 
     async def caller_with_role(request: Request, credentials: BearerDep) -> Caller:
-        if credentials is None or not credentials.credentials:
-            raise NotAuthenticated("Authorization: Bearer <APIキー> を指定してください。")
-        token = credentials.credentials
+        token = _bearer_token(credentials)
         caller = service.cached_caller(token)
         if caller is None:
             caller = await run_in_threadpool(_authenticated_alone, request, token)

@@ -46,7 +46,7 @@ from pmh.eligibility.models import Reception, ReceptionCertificate
 from pmh.eligibility.result import OUTPATIENT_LEDGERS, Loaded, compose
 from pmh.eligibility.schemas import EligibilityResult
 from pmh.errors import NotFound
-from pmh.registry.asof import CertificateOn, Validity, end_date, version_in_force
+from pmh.registry.asof import CertificateOn, Histories, History
 from pmh.registry.models import Certificate, CertificateVersion, Program
 from pmh.settings import get_settings
 
@@ -60,6 +60,7 @@ _PROGRAMS = cast(Table, Program.__table__)
 _ORGANISATIONS = cast(Table, Organisation.__table__)
 _INSURANCE = cast(Table, InsuranceRecord.__table__)
 _ENTRIES = cast(Table, AuditEntry.__table__)
+_MONTHS = cast(Table, CopayMonth.__table__)
 
 
 def _scoped(alias: str) -> str:
@@ -91,7 +92,7 @@ SELECT
      FROM {_LINKS.name} rc JOIN {_RECEPTIONS.name} r ON r.id = rc.reception_id WHERE {_scoped("r")}) AS links,
   (SELECT coalesce(json_agg(json_build_array(row_to_json(c), row_to_json(v), p.program_code, o.code, o.name)), '[]')
      FROM {_CERTIFICATES.name} c
-     JOIN {_VERSIONS.name} v ON v.certificate_id = c.id AND v.withdrawn_at IS NULL
+     JOIN {_VERSIONS.name} v ON v.certificate_id = c.id
      JOIN {_PROGRAMS.name} p ON p.id = c.program_id
      JOIN {_ORGANISATIONS.name} o ON o.id = c.municipality_id
      WHERE c.id IN ({consented})) AS certificates,
@@ -103,7 +104,6 @@ SELECT
 """
 
 
-_MONTHS = cast(Table, CopayMonth.__table__)
 READ_SQL = _read_statement()
 INSERT_AUDIT_SQL = (
     f"INSERT INTO {_ENTRIES.name} ({', '.join(audit.APPENDED_COLUMNS)}) "
@@ -151,25 +151,16 @@ def _instance(model: type[_Model], table: Table, row: Mapping[str, Any]) -> _Mod
 
 def _states(rows: Iterable[list[Any]], on: dt.date) -> list[CertificateOn]:
     """Return the certificates still linked as of ``on``, in claim order (the registry's rules, asof)."""
-    certificates: dict[int, Certificate] = {}
-    versions: dict[int, list[CertificateVersion]] = defaultdict(list)
-    names: dict[int, tuple[str, str, str]] = {}
+    found: dict[int, History] = {}
     for certificate_row, version_row, program_code, code, name in rows:
         certificate_id = certificate_row["id"]
-        if certificate_id not in certificates:
-            certificates[certificate_id] = _instance(Certificate, _CERTIFICATES, certificate_row)
-            names[certificate_id] = (program_code, code, name)
-        versions[certificate_id].append(_instance(CertificateVersion, _VERSIONS, version_row))
-    states = []
-    for certificate_id, certificate in certificates.items():
-        if certificate.link_status != "linked":
-            continue
-        history = versions[certificate_id]
-        in_force = version_in_force(history, on)
-        validity = Validity.on(in_force.valid_from, end_date(history), on)
-        program_code, code, name = names[certificate_id]
-        states.append(CertificateOn(certificate, in_force, validity, program_code, code, name))
-    return in_claim_order(states)
+        if certificate_id not in found:
+            certificate = _instance(Certificate, _CERTIFICATES, certificate_row)
+            found[certificate_id] = History(certificate, [], program_code, (code, name))
+        found[certificate_id].versions.append(_instance(CertificateVersion, _VERSIONS, version_row))
+    read = Histories(found)
+    states = (read.on(certificate_id, on) for certificate_id in found)
+    return in_claim_order(s for s in states if s is not None and s.certificate.link_status == "linked")
 
 
 async def _load(connection: AsyncConnection[Any], caller: Caller, reception_id: int, on: dt.date) -> Loaded:

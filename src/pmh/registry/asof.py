@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pmh.auth.models import Organisation
@@ -101,8 +101,22 @@ def validity_status(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) 
     return "valid"
 
 
+def in_force_on(versions: Sequence[CertificateVersion], day: dt.date) -> tuple[CertificateVersion, Validity] | None:
+    """Return the version in force on ``day`` and the certificate's validity then, by the module's rules.
+
+    Withdrawn versions are left out here, the one place; None when every version is withdrawn.
+    """
+    standing = [version for version in versions if version.withdrawn_at is None]
+    if not standing:
+        return None
+    in_force = version_in_force(standing, day)
+    return in_force, Validity.on(in_force.valid_from, end_date(standing), day)
+
+
 @dataclass(frozen=True, slots=True)
-class _History:
+class History:
+    """One certificate with every version (withdrawn ones too), its program code and municipality."""
+
     certificate: Certificate
     versions: list[CertificateVersion]
     program_code: str
@@ -116,7 +130,7 @@ class Histories:
     of its first read); one date for all is :func:`certificates_on`.
     """
 
-    def __init__(self, found: dict[int, _History]) -> None:
+    def __init__(self, found: dict[int, History]) -> None:
         self._found = found
 
     def __contains__(self, certificate_id: object) -> bool:
@@ -130,42 +144,40 @@ class Histories:
     def on(self, certificate_id: int, day: dt.date) -> CertificateOn | None:
         """Return the certificate as of ``day``; None when it was not read or every version is withdrawn."""
         history = self._found.get(certificate_id)
-        if history is None or not history.versions:
+        found = in_force_on(history.versions, day) if history is not None else None
+        if history is None or found is None:
             return None
-        in_force = version_in_force(history.versions, day)
-        validity = Validity.on(in_force.valid_from, end_date(history.versions), day)
+        in_force, validity = found
         code, name = history.municipality
         return CertificateOn(history.certificate, in_force, validity, history.program_code, code, name)
 
 
 def histories(session: Session, certificate_ids: Iterable[int]) -> Histories:
-    """Read these certificates with every standing (not withdrawn) version, program and municipality, in one query."""
+    """Read these certificates with every version, program code and municipality, in one query."""
     ids = sorted(set(certificate_ids))
     if not ids:
         return Histories({})
     municipality = Organisation.__table__.alias("municipality")
-    standing = and_(CertificateVersion.certificate_id == Certificate.id, CertificateVersion.withdrawn_at.is_(None))
     query = (
         select(Certificate, CertificateVersion, Program.program_code, municipality.c.code, municipality.c.name)
-        .outerjoin(CertificateVersion, standing)
+        .join(CertificateVersion, CertificateVersion.certificate_id == Certificate.id)
         .join(Program, Program.id == Certificate.program_id)
         .join(municipality, municipality.c.id == Certificate.municipality_id)
         .where(in_values(session, Certificate.__table__.c.id, ids))
     )
     versions: dict[int, list[CertificateVersion]] = defaultdict(list)
-    found: dict[int, _History] = {}
+    found: dict[int, History] = {}
     for certificate, version, program_code, code, name in session.execute(query):
-        if version is not None:
-            versions[certificate.id].append(version)
+        versions[certificate.id].append(version)
         if certificate.id not in found:
-            found[certificate.id] = _History(certificate, versions[certificate.id], program_code, (code, name))
+            found[certificate.id] = History(certificate, versions[certificate.id], program_code, (code, name))
     return Histories(found)
 
 
 def certificates_on(session: Session, certificate_ids: Sequence[int], on: dt.date) -> list[CertificateOn]:
     """Return these certificates as of ``on``, in the order of ``certificate_ids`` (one query).
 
-    A certificate id that does not exist (or has no version) is left out.
+    A certificate id that does not exist, or whose every version is withdrawn, is left out.
     """
     read = histories(session, certificate_ids)
     found = (read.on(certificate_id, on) for certificate_id in dict.fromkeys(certificate_ids))

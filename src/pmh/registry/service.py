@@ -19,7 +19,7 @@ from pmh.codes.checkdigits import check_number
 from pmh.errors import Conflict, FieldError, InvalidInput, NotFound, NotPermitted
 from pmh.reference import catalogue
 from pmh.registry import counts
-from pmh.registry.asof import end_date, validity_status, version_in_force
+from pmh.registry.asof import in_force_on
 from pmh.registry.models import Certificate, CertificateVersion, GaijiMapping, LinkReview, PayerNumber, Program
 from pmh.registry.names import name_forms
 from pmh.registry.schemas import (
@@ -279,12 +279,11 @@ def certificate_as_of(
             .order_by(CertificateVersion.version)
         )
     )
-    standing = [v for v in versions if v.withdrawn_at is None]  # a withdrawn version (取消) is never in force
+    found = in_force_on(versions, as_of)
     status: str
-    if standing:
-        in_force = version_read(version_in_force(standing, as_of))
-        in_force.valid_to = end_date(standing)
-        status = validity_status(in_force.valid_from, in_force.valid_to, as_of)
+    if found is not None:
+        in_force = version_read(found[0])
+        in_force.valid_to, status = found[1].valid_to, found[1].status
     else:  # every version withdrawn: the newest is shown, marked
         in_force, status = version_read(versions[-1]), "withdrawn"
     program = session.get_one(Program, certificate.program_id)
